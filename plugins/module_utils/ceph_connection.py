@@ -1,0 +1,257 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 limiquantix contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The one place that opens a Ceph cluster connection and runs mon/mgr commands."""
+
+from __future__ import annotations
+
+import json
+import os
+import traceback
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+from ansible.module_utils.basic import env_fallback
+
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import (
+    InvalidInputError,
+    NotFoundError,
+    PermissionDeniedError,
+    UnreachableError,
+    error_for_errno,
+    translate_binding_error,
+    translated_errors,
+)
+
+try:
+    import rados
+
+    RADOS_IMPORT_ERROR = None
+except ImportError:
+    rados = None
+    RADOS_IMPORT_ERROR = traceback.format_exc()
+
+try:
+    import rbd  # noqa: F401  pylint: disable=unused-import
+
+    RBD_IMPORT_ERROR = None
+except ImportError:
+    RBD_IMPORT_ERROR = traceback.format_exc()
+
+RADOS_LIBRARY = "rados (Debian/Ubuntu package python3-rados)"
+RBD_LIBRARY = "rbd (Debian/Ubuntu package python3-rbd)"
+DEFAULT_TIMEOUT = 30
+
+
+def ceph_connection_argument_spec() -> dict[str, dict[str, Any]]:
+    """Argument spec of the shared connection options (doc fragment ``connection``)."""
+    return {
+        "cluster": {"type": "str", "default": "ceph"},
+        "conf": {"type": "path", "fallback": (env_fallback, ["CEPH_CONF"])},
+        "user": {"type": "str", "fallback": (env_fallback, ["CEPH_USER"])},
+        "keyring": {"type": "path", "fallback": (env_fallback, ["CEPH_KEYRING"])},
+        "key": {"type": "str", "no_log": True, "fallback": (env_fallback, ["CEPH_KEY"])},
+        "mon_host": {"type": "list", "elements": "str"},
+        "timeout": {"type": "int", "default": DEFAULT_TIMEOUT},
+    }
+
+
+def missing_ceph_bindings(need_rbd: bool = True) -> tuple[str, str] | None:
+    """Return (library description, traceback) of a missing binding, or None."""
+    if RADOS_IMPORT_ERROR:
+        return RADOS_LIBRARY, RADOS_IMPORT_ERROR
+    if need_rbd and RBD_IMPORT_ERROR:
+        return RBD_LIBRARY, RBD_IMPORT_ERROR
+    return None
+
+
+def resolve_conf_path(params: dict[str, Any]) -> str | None:
+    """The ceph.conf to read, or None when monitors are given and no conf exists.
+
+    Raises InvalidInputError for an unreadable or missing file that is needed.
+    """
+    cluster = params.get("cluster") or "ceph"
+    explicit = params.get("conf")
+    path = explicit or f"/etc/ceph/{cluster}.conf"
+    if os.path.isfile(path):
+        if not os.access(path, os.R_OK):
+            raise InvalidInputError(f"cannot read the Ceph configuration file {path}: permission denied")
+        return path
+    if explicit:
+        raise InvalidInputError(f"the Ceph configuration file {path} does not exist")
+    if params.get("mon_host"):
+        return None
+    raise InvalidInputError(
+        f"no Ceph configuration for cluster {cluster!r}: {path} does not exist; "
+        "set conf (or CEPH_CONF) or mon_host"
+    )
+
+
+def connection_settings(params: dict[str, Any]) -> dict[str, str]:
+    """Config options set on the client before connecting (timeouts, auth, monitors)."""
+    timeout = params.get("timeout") or DEFAULT_TIMEOUT
+    if timeout <= 0:
+        raise InvalidInputError(f"timeout must be a positive number of seconds, got {timeout}")
+    settings = {
+        "client_mount_timeout": str(timeout),
+        "rados_mon_op_timeout": str(timeout),
+        "rados_osd_op_timeout": str(timeout),
+        # Never let librados print to the module's stderr.
+        "log_to_stderr": "false",
+        "err_to_stderr": "false",
+        "log_file": "",
+    }
+    if params.get("keyring"):
+        keyring = params["keyring"]
+        if not os.path.isfile(keyring):
+            raise InvalidInputError(f"the keyring {keyring} does not exist")
+        if not os.access(keyring, os.R_OK):
+            raise InvalidInputError(f"cannot read the keyring {keyring}: permission denied")
+        settings["keyring"] = keyring
+    if params.get("key"):
+        settings["key"] = params["key"]
+    if params.get("mon_host"):
+        settings["mon_host"] = ",".join(params["mon_host"])
+    return settings
+
+
+def _configured_monitors(handle: Any, params: dict[str, Any], conf_path: str | None) -> str:
+    """The monitor addresses the client will try, for error messages."""
+    if params.get("mon_host"):
+        return ", ".join(params["mon_host"])
+    try:
+        return handle.conf_get("mon_host") or f"none configured in {conf_path}"
+    except Exception:  # pylint: disable=broad-except
+        return f"from {conf_path}"
+
+
+class CephCluster:
+    """An open cluster connection plus cached I/O contexts (one per pool/namespace)."""
+
+    def __init__(self, handle: Any, timeout: int) -> None:
+        self.handle = handle
+        self.timeout = timeout
+        self._ioctxs: dict[tuple[str, str], Any] = {}
+
+    def fsid(self) -> str:
+        with translated_errors("read the cluster fsid"):
+            return self.handle.get_fsid()
+
+    def pool_exists(self, pool: str) -> bool:
+        with translated_errors(f"look up pool {pool!r}"):
+            return self.handle.pool_exists(pool)
+
+    def ioctx(self, pool: str, namespace: str = "") -> Any:
+        """Open (once) an I/O context on a pool and namespace; NotFoundError if no pool."""
+        key = (pool, namespace)
+        if key not in self._ioctxs:
+            try:
+                ioctx = self.handle.open_ioctx(pool)
+            except rados.ObjectNotFound:
+                raise NotFoundError(f"pool {pool!r} does not exist", pool=pool) from None
+            except rados.Error as exc:
+                raise translate_binding_error(exc, f"open pool {pool!r}") from exc
+            if namespace:
+                ioctx.set_namespace(namespace)
+            self._ioctxs[key] = ioctx
+        return self._ioctxs[key]
+
+    def forget_ioctx(self, pool: str) -> None:
+        """Close cached I/O contexts of a pool (before the pool is deleted)."""
+        for key in [k for k in self._ioctxs if k[0] == pool]:
+            self._ioctxs.pop(key).close()
+
+    def mon_command(self, prefix: str, **args: Any) -> Any:
+        """Run a mon command; return its parsed JSON output (None when it prints nothing)."""
+        return self._command("mon", prefix, args)
+
+    def mgr_command(self, prefix: str, **args: Any) -> Any:
+        """Run a mgr command; return its parsed JSON output (None when it prints nothing)."""
+        return self._command("mgr", prefix, args)
+
+    def _command(self, target: str, prefix: str, args: dict[str, Any]) -> Any:
+        cmd = {"prefix": prefix, "format": "json"}
+        cmd.update({k: v for k, v in args.items() if v is not None})
+        call = self.handle.mon_command if target == "mon" else self.handle.mgr_command
+        with translated_errors(f"ceph {prefix}"):
+            ret, outbuf, outs = call(json.dumps(cmd), b"", timeout=self.timeout)
+        if ret != 0:
+            detail = (outs or "").strip() or os.strerror(abs(ret))
+            raise error_for_errno(ret, f"ceph {prefix}: {detail}", command=prefix)
+        if not outbuf or not outbuf.strip():
+            return None
+        try:
+            return json.loads(outbuf)
+        except ValueError:
+            return outbuf.decode("utf-8", "replace")
+
+    def close(self) -> None:
+        for ioctx in self._ioctxs.values():
+            try:
+                ioctx.close()
+            except Exception:  # pylint: disable=broad-except
+                pass
+        self._ioctxs.clear()
+        try:
+            self.handle.shutdown()
+        except Exception:  # pylint: disable=broad-except
+            pass
+
+
+def _connect_error(exc: Exception, params: dict[str, Any], monitors: str) -> Exception:
+    user = params.get("user") or "admin"
+    timeout = params.get("timeout") or DEFAULT_TIMEOUT
+    if isinstance(exc, (rados.TimedOut, rados.InterruptedOrTimeoutError)) or abs(getattr(exc, "errno", 0) or 0) == 110:
+        return UnreachableError(
+            f"cannot reach the Ceph monitors ({monitors}) within {timeout} s", monitors=monitors
+        )
+    if isinstance(exc, (rados.PermissionError, rados.PermissionDeniedError)):
+        return PermissionDeniedError(
+            f"the Ceph monitors ({monitors}) refused client.{user}: wrong key or keyring, "
+            "or the user does not exist"
+        )
+    if isinstance(exc, rados.ObjectNotFound):
+        return PermissionDeniedError(
+            f"no key found for client.{user}: set keyring (or CEPH_KEYRING) or key (or CEPH_KEY)"
+        )
+    if isinstance(exc, rados.InvalidArgumentError) and params.get("key"):
+        return InvalidInputError("key is not a valid cephx key (expected the base64 secret of the user)")
+    return translate_binding_error(exc, f"connect to the Ceph monitors ({monitors}) as client.{user}")
+
+
+def open_cluster(params: dict[str, Any]) -> CephCluster:
+    """Connect with the timeouts applied; the caller must call ``close()``."""
+    conf_path = resolve_conf_path(params)
+    settings = connection_settings(params)
+    timeout = params.get("timeout") or DEFAULT_TIMEOUT
+    user = params.get("user") or "admin"
+    try:
+        handle = rados.Rados(
+            rados_id=user,
+            clustername=params.get("cluster") or "ceph",
+            conffile=conf_path,
+            conf=settings,
+        )
+    except rados.Error as exc:
+        raise translate_binding_error(exc, "configure the Ceph client") from exc
+    try:
+        handle.connect(timeout=timeout)
+    except rados.Error as exc:
+        monitors = _configured_monitors(handle, params, conf_path)
+        try:
+            handle.shutdown()
+        except Exception:  # pylint: disable=broad-except
+            pass
+        raise _connect_error(exc, params, monitors) from exc
+    return CephCluster(handle, timeout)
+
+
+@contextmanager
+def cluster_connection(params: dict[str, Any]) -> Iterator[CephCluster]:
+    """Context manager around :func:`open_cluster` that always closes."""
+    cluster = open_cluster(params)
+    try:
+        yield cluster
+    finally:
+        cluster.close()

@@ -1,0 +1,188 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 limiquantix contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The collection's error types and the one place binding exceptions are mapped.
+
+Helpers raise these; modules catch :class:`CephRbdError` once in ``main()`` and
+turn it into ``fail_json(msg=str(error), **error.details)``.
+"""
+
+from __future__ import annotations
+
+import errno
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+try:
+    import rados
+except ImportError:  # reported by the module through missing_required_lib
+    rados = None
+
+try:
+    import rbd
+except ImportError:
+    rbd = None
+
+try:
+    import libvirt
+except ImportError:
+    libvirt = None
+
+
+class CephRbdError(Exception):
+    """Base error; its message is written for an operator."""
+
+    def __init__(self, msg: str, **details: Any) -> None:
+        super().__init__(msg)
+        self.msg = msg
+        self.details = details
+
+    def __str__(self) -> str:
+        return self.msg
+
+
+class InvalidInputError(CephRbdError):
+    """A parameter is malformed or contradicts another one."""
+
+
+class NotFoundError(CephRbdError):
+    """A pool, image, snapshot, domain, secret ... does not exist."""
+
+
+class AlreadyExistsError(CephRbdError):
+    """Something exists that must not (e.g. a secret UUID used for another usage)."""
+
+
+class InUseError(CephRbdError):
+    """The object is held: watchers, lock owners, clone children, running domains."""
+
+
+class UnreachableError(CephRbdError):
+    """The cluster or libvirt daemon cannot be reached in time."""
+
+
+class PermissionDeniedError(CephRbdError):
+    """Authentication failed or the cephx user lacks capabilities."""
+
+
+class NoSpaceError(CephRbdError):
+    """A pool quota was reached or the cluster is full."""
+
+
+class ClusterError(CephRbdError):
+    """Any other error reported by Ceph."""
+
+
+class LibvirtError(CephRbdError):
+    """Any other error reported by libvirt."""
+
+
+_ERRNO_CLASSES = {
+    errno.ENOENT: NotFoundError,
+    errno.EEXIST: AlreadyExistsError,
+    errno.EBUSY: InUseError,
+    errno.ENOTEMPTY: InUseError,
+    errno.EPERM: PermissionDeniedError,
+    errno.EACCES: PermissionDeniedError,
+    errno.EINVAL: InvalidInputError,
+    errno.ERANGE: InvalidInputError,
+    errno.ETIMEDOUT: UnreachableError,
+    errno.EINTR: UnreachableError,
+    errno.ENOSPC: NoSpaceError,
+    errno.EDQUOT: NoSpaceError,
+}
+
+
+def error_for_errno(code: int, msg: str, **details: Any) -> CephRbdError:
+    """Return the collection error matching a (positive or negative) errno."""
+    cls = _ERRNO_CLASSES.get(abs(code or 0), ClusterError)
+    return cls(msg, errno=abs(code or 0), **details)
+
+
+def _binding_errno(exc: Exception) -> int:
+    code = getattr(exc, "errno", None)
+    return abs(code) if isinstance(code, int) else 0
+
+
+def _describe(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text or type(exc).__name__
+
+
+def translate_binding_error(exc: Exception, context: str) -> CephRbdError:
+    """Map one rados/rbd/libvirt exception to the collection's error.
+
+    ``context`` says what was being done ("open pool 'rbd'"); it starts the message.
+    """
+    if isinstance(exc, CephRbdError):
+        return exc
+    if libvirt is not None and isinstance(exc, libvirt.libvirtError):
+        return translate_libvirt_error(exc, context)
+    code = _binding_errno(exc)
+    text = _describe(exc)
+    timeout_types = tuple(
+        t for t in (
+            getattr(rados, "TimedOut", None),
+            getattr(rados, "InterruptedOrTimeoutError", None),
+            getattr(rbd, "Timeout", None),
+        ) if t is not None
+    )
+    if timeout_types and isinstance(exc, timeout_types):
+        return UnreachableError(f"{context}: timed out ({text})", errno=errno.ETIMEDOUT)
+    if code == errno.ENOSPC or code == errno.EDQUOT:
+        return NoSpaceError(
+            f"{context}: no space: the pool's quota is reached or the cluster is full ({text})",
+            errno=code,
+        )
+    if code in (errno.EPERM, errno.EACCES):
+        return PermissionDeniedError(
+            f"{context}: permission denied: check the cephx user, its key and its caps ({text})",
+            errno=code,
+        )
+    return error_for_errno(code, f"{context}: {text}")
+
+
+def translate_libvirt_error(exc: Exception, context: str) -> CephRbdError:
+    """Map a ``libvirt.libvirtError`` to the collection's error."""
+    code = exc.get_error_code() if hasattr(exc, "get_error_code") else None
+    text = (exc.get_error_message() if hasattr(exc, "get_error_message") else None) or str(exc)
+    if libvirt is None or code is None:
+        return LibvirtError(f"{context}: {text}")
+    not_found = {
+        getattr(libvirt, name)
+        for name in ("VIR_ERR_NO_DOMAIN", "VIR_ERR_NO_SECRET", "VIR_ERR_NO_STORAGE_POOL")
+        if hasattr(libvirt, name)
+    }
+    unreachable = {
+        getattr(libvirt, name)
+        for name in ("VIR_ERR_NO_CONNECT", "VIR_ERR_SYSTEM_ERROR", "VIR_ERR_RPC")
+        if hasattr(libvirt, name)
+    }
+    if code in not_found:
+        return NotFoundError(f"{context}: {text}", libvirt_error_code=code)
+    if code in unreachable:
+        return UnreachableError(f"{context}: libvirt is not reachable: {text}", libvirt_error_code=code)
+    if code == getattr(libvirt, "VIR_ERR_OPERATION_INVALID", None):
+        return InUseError(f"{context}: {text}", libvirt_error_code=code)
+    return LibvirtError(f"{context}: {text}", libvirt_error_code=code)
+
+
+def _binding_error_types() -> tuple:
+    types = []
+    for mod, name in ((rados, "Error"), (rbd, "Error"), (libvirt, "libvirtError")):
+        if mod is not None and hasattr(mod, name):
+            types.append(getattr(mod, name))
+    return tuple(types)
+
+
+@contextmanager
+def translated_errors(context: str) -> Iterator[None]:
+    """Run a block and turn any binding exception into the collection's error."""
+    binding_errors = _binding_error_types()
+    try:
+        yield
+    except CephRbdError:
+        raise
+    except binding_errors as exc:  # pylint: disable=catching-non-exception
+        raise translate_binding_error(exc, context) from exc

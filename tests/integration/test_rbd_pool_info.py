@@ -1,0 +1,110 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""rbd_pool_info against the real cluster, and the connection failures every module shares."""
+
+from __future__ import annotations
+
+import subprocess
+import venv
+
+import pytest
+
+from .cephstate import create_pool, delete_pool, mon, pool_detail
+from .harness import run_module
+
+
+@pytest.fixture
+def pool(ceph, unique_name):
+    name = unique_name("info")
+    create_pool(ceph, name)
+    mon(ceph, "osd pool set-quota", pool=name, field="max_objects", val="1000")
+    yield name
+    delete_pool(ceph, name)
+
+
+def test_lists_a_pool_with_its_settings_and_the_cluster_health(testenv, ceph, pool):
+    result = run_module("rbd_pool_info", {})
+    assert not result.failed, result.msg
+    assert result.changed is False
+    by_name = {p["name"]: p for p in result["pools"]}
+    assert pool in by_name
+    info = by_name[pool]
+    detail = pool_detail(ceph, pool)
+    assert info["id"] == detail["pool_id"]
+    assert info["type"] == "replicated"
+    assert info["size"] == detail["size"] == 3
+    assert info["min_size"] == detail["min_size"] == 2
+    assert info["pg_num"] == 8
+    assert info["crush_rule"] == "replicated_rule"
+    assert info["applications"] == ["rbd"]
+    assert info["quota_max_objects"] == 1000
+    assert info["quota_max_bytes"] == 0
+    assert info["max_avail_bytes"] > 0
+    assert result["cluster"]["fsid"] == ceph.get_fsid()
+    assert result["cluster"]["health"] in ("HEALTH_OK", "HEALTH_WARN", "HEALTH_ERR")
+
+
+def test_name_filter_returns_one_pool_and_unknown_name_returns_none(testenv, pool):
+    one = run_module("rbd_pool_info", {"name": pool})
+    assert [p["name"] for p in one["pools"]] == [pool]
+    none = run_module("rbd_pool_info", {"name": "no-such-pool"})
+    assert not none.failed and none["pools"] == []
+
+
+def test_invalid_pool_name_is_refused(testenv):
+    result = run_module("rbd_pool_info", {"name": "a/b"})
+    assert result.failed
+    assert "must not contain '/'" in result.msg
+
+
+def test_unreachable_monitor_fails_within_the_timeout_and_names_it(testenv):
+    result = run_module("rbd_pool_info", {"mon_host": ["127.0.0.1:1"], "timeout": 5},
+                        env={"CEPH_CONF": ""})
+    assert result.failed
+    assert "cannot reach the Ceph monitors (127.0.0.1:1) within 5 s" in result.msg
+    assert result.seconds < 5 + 10
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_wrong_key_is_refused_clearly(testenv):
+    wrong = "AQDSNAdrc/OqARAAFdUeGvdR5a/LU/xLfHu8VA=="
+    result = run_module("rbd_pool_info", {"key": wrong, "keyring": None}, env={"CEPH_KEYRING": ""})
+    assert result.failed
+    assert "refused client.admin" in result.msg
+    assert wrong not in result.stdout + result.stderr
+
+
+def test_malformed_key_is_refused_without_echoing_it(testenv):
+    result = run_module("rbd_pool_info", {"key": "not-a-key"}, env={"CEPH_KEYRING": ""})
+    assert result.failed
+    assert "not a valid cephx key" in result.msg
+    assert "not-a-key" not in result.stdout.replace("********", "")
+
+
+def test_missing_keyring_and_unknown_user(testenv, tmp_path):
+    result = run_module("rbd_pool_info", {"keyring": str(tmp_path / "missing.keyring")})
+    assert result.failed and "keyring" in result.msg and "does not exist" in result.msg
+
+    result = run_module("rbd_pool_info", {"user": "nobody"}, env={"CEPH_KEYRING": ""})
+    assert result.failed
+    assert "client.nobody" in result.msg
+
+
+def test_unreadable_or_invalid_conf_and_unknown_cluster(testenv, tmp_path):
+    result = run_module("rbd_pool_info", {"conf": str(tmp_path)})
+    assert result.failed and "does not exist" in result.msg
+
+    result = run_module("rbd_pool_info", {"cluster": "nosuchcluster"}, env={"CEPH_CONF": ""})
+    assert result.failed
+    assert "no Ceph configuration for cluster 'nosuchcluster'" in result.msg
+    assert "Traceback" not in result.stdout
+
+
+def test_missing_bindings_name_the_debian_package(testenv, tmp_path):
+    bare = tmp_path / "bare"
+    venv.create(bare, with_pip=False, system_site_packages=False)
+    python = str(bare / "bin" / "python")
+    assert subprocess.run([python, "-c", "import rados"], capture_output=True, check=False).returncode != 0
+    result = run_module("rbd_pool_info", {}, python=python)
+    assert result.failed
+    assert "python3-rados" in result.msg
+    assert "Failed to import the required Python library" in result.msg
