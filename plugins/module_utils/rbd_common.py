@@ -1,0 +1,106 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 limiquantix contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Image access shared by the image and snapshot helpers: specs, opening, users.
+
+An image is addressed by (pool, namespace, name); ``namespace`` is '' for the
+pool's default namespace.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.ceph_connection import CephCluster
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import (
+    InvalidInputError,
+    NotFoundError,
+    translated_errors,
+)
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.validation import validate_name
+
+try:
+    import rbd
+except ImportError:  # the module reports missing bindings before calling in here
+    rbd = None
+
+
+def image_spec(pool: str, namespace: str, name: str, snapshot: str | None = None) -> str:
+    """``pool/[namespace/]image[@snap]`` as the rbd CLI writes it."""
+    spec = f"{pool}/{namespace}/{name}" if namespace else f"{pool}/{name}"
+    return f"{spec}@{snapshot}" if snapshot else spec
+
+
+def parse_image_spec(spec: str, need_snapshot: bool = False) -> dict[str, Any]:
+    """Parse ``pool/[namespace/]image[@snap]`` into a dict; every part is validated."""
+    if not isinstance(spec, str) or not spec:
+        raise InvalidInputError(f"image spec must be 'pool[/namespace]/image@snapshot', got {spec!r}")
+    path, sep, snapshot = spec.partition("@")
+    parts = path.split("/")
+    if len(parts) not in (2, 3) or (sep and not snapshot):
+        raise InvalidInputError(f"image spec {spec!r} is not 'pool[/namespace]/image@snapshot'")
+    if need_snapshot and not sep:
+        raise InvalidInputError(f"image spec {spec!r} names no snapshot: use 'pool[/namespace]/image@snapshot'")
+    pool, namespace, name = (parts[0], "", parts[1]) if len(parts) == 2 else parts
+    return {
+        "pool": validate_name(pool, "pool name"),
+        "namespace": validate_name(namespace, "namespace", allow_empty=True),
+        "image": validate_name(name, "image name"),
+        "snapshot": validate_name(snapshot, "snapshot name") if sep else None,
+    }
+
+
+def image_exists(cluster: CephCluster, pool: str, namespace: str, name: str) -> bool:
+    """Whether the image exists (without opening it)."""
+    with translated_errors(f"list images in {image_spec(pool, namespace, '')}"):
+        return name in rbd.RBD().list(cluster.ioctx(pool, namespace))
+
+
+@contextmanager
+def open_image(
+    cluster: CephCluster,
+    pool: str,
+    namespace: str,
+    name: str,
+    read_only: bool = True,
+    snapshot: str | None = None,
+) -> Iterator[Any]:
+    """Open an image (read-only by default: no watcher is registered) and close it.
+
+    Raises NotFoundError naming the image spec when it (or the snapshot) is missing.
+    """
+    spec = image_spec(pool, namespace, name, snapshot)
+    ioctx = cluster.ioctx(pool, namespace)
+    try:
+        image = rbd.Image(ioctx, name, snapshot=snapshot, read_only=read_only)
+    except rbd.ImageNotFound:
+        raise NotFoundError(f"image {spec} does not exist", image=spec) from None
+    except rbd.Error as exc:
+        with translated_errors(f"open image {spec}"):
+            raise exc
+    try:
+        with translated_errors(f"image {spec}"):
+            yield image
+    finally:
+        image.close()
+
+
+def image_watchers(image: Any) -> list[str]:
+    """Addresses of the clients watching an image (each one has it open)."""
+    return sorted(w["addr"] for w in image.watchers_list())
+
+
+def image_lockers(image: Any) -> list[str]:
+    """Holders of advisory locks (``rbd lock add``) on an image, as 'client (address)'."""
+    lockers = image.list_lockers() or {}
+    return sorted(f"{client} ({addr})" for client, _cookie, addr in lockers.get("lockers", []))
+
+
+def image_children(image: Any) -> list[str]:
+    """Clone children of any snapshot of an image, as image specs (needs clone v2 info)."""
+    children = []
+    for child in image.list_descendants():
+        children.append(image_spec(child["pool"], child.get("pool_namespace", ""), child["image"]))
+    return sorted(children)
