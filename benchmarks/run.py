@@ -155,7 +155,7 @@ class Runner:
 
 def best_of(repeats: int, func: Callable[[], Any]) -> Any:
     """Smallest of `repeats` runs (each run must leave the state as it found it)."""
-    results = [func() for _ in range(repeats)]
+    results = [func() for _attempt in range(repeats)]
     return min(results, key=lambda r: r[0] if isinstance(r, tuple) else r)
 
 
