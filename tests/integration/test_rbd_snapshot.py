@@ -160,7 +160,7 @@ def test_golden_image_flow_clones_share_the_base_data(ceph, pool, unique_name):
     assert made.changed and made["actions"] == ["create", "protect"]
     assert image_snapshots(ceph, pool, base, TENANT)["protected-for-cloning"]["protected"] is True
 
-    volumes = sorted(unique_name("vol") for _ in range(2))
+    volumes = sorted([unique_name("vol"), unique_name("vol")])
     for volume in volumes:
         clone_image(ceph, pool, base, "protected-for-cloning", volume, namespace=TENANT)
         resize_image(ceph, pool, volume, 16 * MIB, namespace=TENANT)
