@@ -181,6 +181,7 @@ actions:
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.ceph_connection import (
+    CephCluster,
     ceph_connection_argument_spec,
     cluster_connection,
     missing_ceph_bindings,
@@ -212,7 +213,7 @@ def validate_params(params: dict) -> None:
     validate_snapshot_request(params["state"], params["protected"], params["rollback"])
 
 
-def converge(cluster, params: dict, check_mode: bool) -> tuple:
+def converge(cluster: CephCluster, params: dict, check_mode: bool) -> tuple:
     """Read, plan and (unless in check mode) apply; return (before, after, actions)."""
     pool, namespace, name = params["pool"], params["namespace"], params["name"]
     image_ref = image_spec(pool, namespace, params["image"])

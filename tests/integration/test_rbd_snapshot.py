@@ -180,6 +180,8 @@ def test_golden_image_flow_clones_share_the_base_data(ceph, pool, unique_name):
     listed = run_module("rbd_snapshot", args)
     assert not listed.changed and listed["snapshot"]["children"] == children
 
+    removal_check = run_module("rbd_snapshot", dict(args, protected=None, state="absent"), check=True)
+    assert removal_check.failed and "it has clone children" in removal_check.msg
     removal = run_module("rbd_snapshot", dict(args, protected=None, state="absent"))
     assert removal.failed and not removal.changed
     assert removal.msg == (f"cannot remove snapshot {pool}/{TENANT}/{base}@protected-for-cloning: "
