@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The floor: create N images with librbd in one Python process (no Ansible)."""
 

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Benchmark: converging N volumes with rbd_image's batch form vs the usual ways.
 
@@ -119,7 +118,7 @@ class Runner:
         self.rss_file.write_text("")
         env = dict(self.env, BENCH_RSS_FILE=str(self.rss_file))
         seconds = self._timed([str(BIN / "ansible-playbook"), "-i", "localhost,", "-c", "local",
-                               "-e", f"ansible_python_interpreter={HERE / 'rss_python.py'}", str(path)], env)
+                               "-e", f"ansible_python_interpreter={HERE / 'rss_python'}", str(path)], env)
         rss = [int(x) for x in self.rss_file.read_text().split()]
         return seconds, max(rss) if rss else 0
 

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Interpreter wrapper for benchmarks: runs /usr/bin/python3 with the same arguments
 and appends the child's peak RSS (KiB) to the file named by BENCH_RSS_FILE.
