@@ -108,6 +108,11 @@ def validate_features(features: Any) -> list[str]:
         need = FEATURE_NEEDS.get(name)
         if need and need not in wanted:
             raise InvalidInputError(f"feature {name!r} needs {need!r}: add it to features")
+    if "object-map" in wanted and "fast-diff" not in wanted:
+        raise InvalidInputError(
+            "feature 'object-map' goes with 'fast-diff' (librbd enables fast-diff along with the object "
+            "map and disables both together): add 'fast-diff' to features"
+        )
     return sorted(wanted)
 
 

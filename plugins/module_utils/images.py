@@ -329,14 +329,8 @@ def _apply_open_changes(image: Any, request: dict[str, Any], changes: list[dict[
         action = change["action"]
         if action == "resize":
             image.resize(change["to"], allow_shrink=request["allow_shrink"])
-        elif action == "disable_features":
-            for feature in change["features"]:
-                image.update_features(feature_bits([feature]), False)
-        elif action == "enable_features":
-            for feature in change["features"]:
-                image.update_features(feature_bits([feature]), True)
-            if {"object-map", "fast-diff"} & set(change["features"]):
-                image.rebuild_object_map()
+        elif action in ("disable_features", "enable_features"):
+            _update_features(image, change["features"], enable=action == "enable_features")
         elif action == "qos":
             for key, value in change["set"].items():
                 image.config_set(QOS_CONFIG_PREFIX + key, str(value))
@@ -349,6 +343,21 @@ def _apply_open_changes(image: Any, request: dict[str, Any], changes: list[dict[
                 image.metadata_remove(key)
         elif action == "flatten":
             image.flatten()
+
+
+def _update_features(image: Any, features: list[str], enable: bool) -> None:
+    """Enable or disable features one by one, in the planned order.
+
+    librbd switches dependants along (disabling fast-diff also disables the
+    object map), so each feature is checked again before it is changed; the
+    object map is rebuilt after enabling it, as ``rbd feature enable`` advises.
+    """
+    for feature in features:
+        bit = feature_bits([feature])
+        if bool(image.features() & bit) != enable:
+            image.update_features(bit, enable)
+    if enable and {"object-map", "fast-diff"} & set(features):
+        image.rebuild_object_map()
 
 
 def _create(cluster: CephCluster, request: dict[str, Any]) -> None:

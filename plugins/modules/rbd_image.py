@@ -62,7 +62,8 @@ options:
     description:
       - The image features, exactly. Any of V(layering), V(exclusive-lock), V(object-map),
         V(fast-diff), V(deep-flatten), V(journaling). V(object-map) and V(journaling) need
-        V(exclusive-lock); V(fast-diff) needs V(object-map).
+        V(exclusive-lock); V(fast-diff) needs V(object-map), and V(object-map) is only accepted
+        together with V(fast-diff), because librbd enables and disables the two together.
       - When not set, a new image gets V(layering), V(exclusive-lock), V(object-map) and
         V(fast-diff), and an existing image keeps its features.
       - On an existing image, V(exclusive-lock), V(object-map), V(fast-diff) and V(journaling)
