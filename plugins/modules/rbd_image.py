@@ -141,14 +141,14 @@ options:
     default: false
   images:
     description:
-      - The batch form, instead of O(name): a list of images, each a dict with the per-image
+      - The batch form, instead of O(name); a list of images, each a dict with the per-image
         options (C(name) and any of C(pool), C(namespace), C(state), C(size), C(allow_shrink),
         C(features), C(object_size), C(stripe_unit), C(stripe_count), C(data_pool),
         C(clone_from), C(flatten), C(qos), C(metadata), C(trash), C(force)).
       - Options set on the task are the defaults of every item; an item's own value wins
         (a dict option such as O(qos) is replaced as a whole, not merged).
       - One cluster connection converges the whole list. Every item is validated and planned
-        (including the cluster-side checks: shrink, in use, missing parent) before the first
+        (including the cluster-side checks for shrink, use and a missing parent) before the first
         change; an error names the item.
     type: list
     elements: dict

@@ -35,7 +35,7 @@ options:
   with_usage:
     description:
       - Compute C(used_bytes) of each image with diff-iterate over the object map (fast with the
-        V(fast-diff) feature, slower without: the objects are listed, never read).
+        V(fast-diff) feature, slower without, when the objects are listed; data is never read).
       - Set V(false) to list many images quickly; C(used_bytes) is then null.
     type: bool
     default: true

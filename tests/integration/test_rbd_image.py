@@ -86,8 +86,8 @@ def test_create_resize_features_qos_metadata_then_delete(testenv, ceph, pool):
     assert image(modify)["changed"] is False
 
     # Enabling the object map rebuilds it; qos {} removes every setting; metadata left out is kept.
-    enable = {"pool": pool, "name": "vol-cycle", "features": ["layering", "exclusive-lock", "object-map",
-                                                               "fast-diff"], "qos": {}}
+    all_features = ["layering", "exclusive-lock", "object-map", "fast-diff"]
+    enable = {"pool": pool, "name": "vol-cycle", "features": all_features, "qos": {}}
     result = image(enable)
     assert_cycle_step(result, True)
     assert "enable features object-map, fast-diff" in result["actions"][0]
