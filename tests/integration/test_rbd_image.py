@@ -13,10 +13,11 @@ from .cephstate import (
     create_rbd_pool,
     create_test_image,
     delete_pool,
+    image_held_open,
     image_names,
     image_state,
     mon,
-    rbd_ioctx,
+    read_image,
     trash_names,
 )
 from .harness import run_module, run_playbook, write_playbook
@@ -141,39 +142,26 @@ def test_bad_input_fails_clearly_and_changes_nothing(testenv, ceph, pool, tmp_pa
 
 
 def test_delete_refuses_an_image_a_process_has_open_and_keeps_its_data(testenv, ceph, pool):
-    import rbd  # pylint: disable=import-outside-toplevel
-
     create_test_image(ceph, pool, "vol-open", 16 * MIB)
     pattern = b"limiquantix" * 372
-    io = rbd_ioctx(ceph, pool)
-    try:
-        holder = rbd.Image(io, "vol-open")  # read-write open: a watcher, like a running VM
-        try:
-            holder.write(pattern, 4096)  # takes the exclusive lock too
-            client = f"client.{ceph.get_instance_id()}"
-            for args in ({"state": "absent"}, {"state": "absent", "force": True}, {"state": "absent", "trash": True}):
-                result = image(dict({"pool": pool, "name": "vol-open"}, **args))
-                assert result.failed
-                assert f"image {pool}/vol-open is in use, refusing to delete it" in result.msg
-                assert client in result.msg and "locked by" in result.msg
-                assert image_names(ceph, pool).count("vol-open") == 1
-                assert "vol-open" not in trash_names(ceph, pool)
-        finally:
-            holder.close()
-        with rbd.Image(io, "vol-open", read_only=True) as reopened:
-            assert reopened.read(4096, len(pattern)) == pattern
-    finally:
-        io.close()
+    with image_held_open(ceph, pool, "vol-open") as holder:  # read-write: a watcher, like a running VM
+        holder.write(pattern, 4096)  # takes the exclusive lock too
+        client = f"client.{ceph.get_instance_id()}"
+        for args in ({"state": "absent"}, {"state": "absent", "force": True}, {"state": "absent", "trash": True}):
+            result = image(dict({"pool": pool, "name": "vol-open"}, **args))
+            assert result.failed
+            assert f"image {pool}/vol-open is in use, refusing to delete it" in result.msg
+            assert client in result.msg and "locked by" in result.msg
+            assert image_names(ceph, pool).count("vol-open") == 1
+            assert "vol-open" not in trash_names(ceph, pool)
+    assert read_image(ceph, pool, "vol-open", len(pattern), offset=4096) == pattern
 
 
 def test_snapshots_are_deleted_only_with_force(testenv, ceph, pool):
     create_test_image(ceph, pool, "vol-snaps", 8 * MIB, snapshot="s1")
-    io = rbd_ioctx(ceph, pool)
-    import rbd  # pylint: disable=import-outside-toplevel
-    with rbd.Image(io, "vol-snaps") as img:
+    with image_held_open(ceph, pool, "vol-snaps") as img:
         img.protect_snap("s1")
         img.create_snap("s2")
-    io.close()
     refused = image({"pool": pool, "name": "vol-snaps", "state": "absent"})
     assert refused.failed and "has snapshots s1, s2: set force: true" in refused.msg
     assert image_state(ceph, pool, "vol-snaps")["snapshots"] == {"s1": True, "s2": False}
@@ -217,8 +205,7 @@ def test_clone_protects_for_clone_v1_then_flattens(testenv, ceph, pool):
     assert_cycle_step(image(flatten), True)
     assert image_state(ceph, pool, "vol-clone")["parent"] is None
     assert_cycle_step(image(flatten), False)
-    with rbd_image_open(ceph, pool, "vol-clone") as img:
-        assert img.read(0, 600) == b"golden" * 100
+    assert read_image(ceph, pool, "vol-clone", 600) == b"golden" * 100
 
     # A dict clone_from, flattened at once, in the batch form.
     batch = image({"pool": pool, "images": [
@@ -230,22 +217,6 @@ def test_clone_protects_for_clone_v1_then_flattens(testenv, ceph, pool):
     assert image({"pool": pool, "state": "absent", "force": True,
                   "images": [{"name": "vol-clone"}, {"name": "vol-clone2"}, {"name": "golden"}]}).changed
     assert not {"vol-clone", "vol-clone2", "golden"} & set(image_names(ceph, pool))
-
-
-class rbd_image_open:  # pylint: disable=invalid-name
-    """Read-only librbd open as a context manager (closes the I/O context too)."""
-
-    def __init__(self, ceph, pool, name):
-        import rbd  # pylint: disable=import-outside-toplevel
-        self.io = rbd_ioctx(ceph, pool)
-        self.image = rbd.Image(self.io, name, read_only=True)
-
-    def __enter__(self):
-        return self.image
-
-    def __exit__(self, *exc):
-        self.image.close()
-        self.io.close()
 
 
 def test_erasure_coded_data_pool(testenv, ceph, pool):
@@ -301,12 +272,8 @@ def test_namespace_images_and_trash(testenv, ceph, pool):
 
 
 def test_image_info_reports_usage_watchers_and_filters(testenv, ceph, pool):
-    import rbd  # pylint: disable=import-outside-toplevel
-
     create_test_image(ceph, pool, "vol-info", 16 * MIB, data=b"x" * 4096)
-    io = rbd_ioctx(ceph, pool)
-    holder = rbd.Image(io, "vol-info")
-    try:
+    with image_held_open(ceph, pool, "vol-info") as holder:
         info = run_module("rbd_image_info", {"pool": pool, "name": "vol-info"})
         assert not info.failed, info.msg
         [vol] = info["images"]
@@ -315,9 +282,6 @@ def test_image_info_reports_usage_watchers_and_filters(testenv, ceph, pool):
         assert vol["id"] == holder.id()
         quick = run_module("rbd_image_info", {"pool": pool, "name": "vol-info", "with_usage": False})
         assert quick["images"][0]["used_bytes"] is None
-    finally:
-        holder.close()
-        io.close()
     assert run_module("rbd_image_info", {"pool": pool, "name": "missing"})["images"] == []
     missing_ns = run_module("rbd_image_info", {"pool": pool, "namespace": "nope"})
     assert missing_ns.failed and "namespace 'nope' does not exist" in missing_ns.msg
