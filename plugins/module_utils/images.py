@@ -226,16 +226,35 @@ def describe_image(image: Any, pool: str, namespace: str, name: str, catalog: Im
     }
 
 
+def image_users(image: Any, own_client_id: int) -> dict[str, list[str]]:
+    """Who holds an open image: watcher clients (not us), lock holders, clone children."""
+    return {
+        "watchers": image_watcher_clients(image, exclude_client_id=own_client_id),
+        "lockers": image_lockers(image),
+        "children": image_children(image),
+    }
+
+
+def read_image_and_users(cluster: CephCluster, catalog: ImageCatalog, pool: str, namespace: str, name: str,
+                         with_usage: bool, with_users: bool) -> tuple[dict[str, Any] | None, dict[str, list[str]]]:
+    """One image dict and, when asked, its users, from one read-only open (no watcher).
+
+    The image is None when it does not exist.
+    """
+    if name not in catalog.names(pool, namespace):
+        return None, {}
+    try:
+        with open_image(cluster, pool, namespace, name) as image:
+            users = image_users(image, catalog.own_client_id) if with_users else {}
+            return describe_image(image, pool, namespace, name, catalog, with_usage), users
+    except NotFoundError:
+        return None, {}
+
+
 def read_image(cluster: CephCluster, catalog: ImageCatalog, pool: str, namespace: str, name: str,
                with_usage: bool) -> dict[str, Any] | None:
     """One image dict (read-only open, no watcher), or None when it does not exist."""
-    if name not in catalog.names(pool, namespace):
-        return None
-    try:
-        with open_image(cluster, pool, namespace, name) as image:
-            return describe_image(image, pool, namespace, name, catalog, with_usage)
-    except NotFoundError:
-        return None
+    return read_image_and_users(cluster, catalog, pool, namespace, name, with_usage, with_users=False)[0]
 
 
 def list_images(cluster: CephCluster, pool: str, namespace: str = "", name: str | None = None,
@@ -254,17 +273,13 @@ def list_images(cluster: CephCluster, pool: str, namespace: str = "", name: str 
 
 # ---------------------------------------------------------------- planning
 
-def _deletion_changes(cluster: CephCluster, catalog: ImageCatalog, request: dict[str, Any],
-                      current: dict[str, Any]) -> list[dict[str, Any]]:
+def _deletion_changes(request: dict[str, Any], current: dict[str, Any],
+                      users: dict[str, list[str]]) -> list[dict[str, Any]]:
     """Refuse an image in use; plan snapshot removal (force) before the remove or trash."""
     spec = request_spec(request)
-    with open_image(cluster, request["pool"], request["namespace"], request["name"]) as image:
-        watchers = image_watcher_clients(image, exclude_client_id=catalog.own_client_id)
-        lockers = image_lockers(image)
-        children = image_children(image)
-    blocker = deletion_blockers(spec, watchers, lockers, children)
+    blocker = deletion_blockers(spec, users["watchers"], users["lockers"], users["children"])
     if blocker:
-        raise InUseError(blocker, image=spec, watchers=watchers, lockers=lockers, children=children)
+        raise InUseError(blocker, image=spec, **users)
     snapshots = [s["name"] for s in current["snapshots"]]
     if request["trash"]:
         return [{"action": "trash"}]
@@ -300,7 +315,8 @@ def plan_request(cluster: CephCluster, catalog: ImageCatalog, request: dict[str,
                  with_usage: bool) -> dict[str, Any]:
     """Read one image and plan its changes; raises before anything changes."""
     pool, namespace, name = request["pool"], request["namespace"], request["name"]
-    current = read_image(cluster, catalog, pool, namespace, name, with_usage)
+    current, users = read_image_and_users(cluster, catalog, pool, namespace, name, with_usage,
+                                          with_users=request["state"] == "absent")
     parent = None
     extra: list[dict[str, Any]] = []
     if request["state"] == "present" and current is None:
@@ -310,7 +326,7 @@ def plan_request(cluster: CephCluster, catalog: ImageCatalog, request: dict[str,
             extra, parent = _clone_changes(catalog, request)
     changes = plan_image(current, request, parent["size"] if parent else None)
     if request["state"] == "absent" and current is not None:
-        changes = _deletion_changes(cluster, catalog, request, current)
+        changes = _deletion_changes(request, current, users)
     changes = extra + changes
     return {
         "request": request,
@@ -409,6 +425,13 @@ def apply_plan(cluster: CephCluster, catalog: ImageCatalog, plan: dict[str, Any]
         _delete(cluster, request, changes)
         catalog.forget(pool, namespace, name, exists=False)
         return None
+    if [change["action"] for change in changes] == ["create"]:
+        with translated_errors(f"create image {spec}"):
+            _create(cluster, request)
+        catalog.forget(pool, namespace, name, exists=True)
+        # Nothing else to do: the prediction is exact but for the id, which
+        # converge_images reads from one listing per namespace (no open).
+        return dict(plan["after"])
     for change in changes:
         if change["action"] == "protect_parent_snapshot":
             _protect(cluster, change["snapshot"], request["clone_from"])
@@ -446,4 +469,18 @@ def converge_images(cluster: CephCluster, requests: list[dict[str, Any]], check_
             details = dict(error.details, done=done)
             raise type(error)(label(index, plan["spec"]) + str(error), **details) from None
         done.append(plan["spec"])
+    if not check_mode:
+        _fill_new_ids(cluster, [plan["after"] for plan in plans if plan["after"] and plan["after"]["id"] is None])
     return plans
+
+
+def _fill_new_ids(cluster: CephCluster, images: list[dict[str, Any]]) -> None:
+    """Set the ids of newly created images from one listing per pool/namespace."""
+    by_namespace: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for image in images:
+        by_namespace.setdefault((image["pool"], image["namespace"]), []).append(image)
+    for (pool, namespace), group in by_namespace.items():
+        with translated_errors(f"list images in {image_spec(pool, namespace, '').rstrip('/')}"):
+            ids = {entry["name"]: entry["id"] for entry in rbd.RBD().list2(cluster.ioctx(pool, namespace))}
+        for image in group:
+            image["id"] = ids.get(image["name"])
