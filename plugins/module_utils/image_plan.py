@@ -328,8 +328,11 @@ def request_spec(request: dict[str, Any]) -> str:
 
 
 def normalize_requests(defaults: dict[str, Any], items: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
-    """Validate every item (or the single form) before anything changes; errors name the item."""
-    if not items:
+    """Validate every item (or the single form, when items is None) before anything changes.
+
+    Errors name the item. An empty list is a batch with nothing to do.
+    """
+    if items is None:
         return [normalize_request(merge_item(defaults, {}))]
     requests = []
     seen = set()

@@ -233,7 +233,7 @@ attributes:
     support: full
     details:
       - Check mode plans with the same checks as a real run and returns the predicted images;
-        values only the cluster can assign (a new image's C(id)) are null.
+        values only the cluster can tell (a new image's C(id) and C(used_bytes)) are null.
   diff_mode:
     support: full
 notes:

@@ -86,13 +86,17 @@ def test_create_resize_features_qos_metadata_then_delete(testenv, ceph, pool):
     assert real["metadata"] == {"conf_rbd_qos_iops_limit": "200", "owner": "ops"}
     assert image(modify)["changed"] is False
 
-    # Enabling the object map rebuilds it; qos {} removes every setting; metadata left out is kept.
+    # Enabling the object map rebuilds it; qos {} removes every setting; metadata left out is
+    # kept; allow_shrink lets the size go down.
     all_features = ["layering", "exclusive-lock", "object-map", "fast-diff"]
-    enable = {"pool": pool, "name": "vol-cycle", "features": all_features, "qos": {}}
+    enable = {"pool": pool, "name": "vol-cycle", "features": all_features, "qos": {},
+              "size": "96M", "allow_shrink": True}
     result = image(enable)
     assert_cycle_step(result, True)
-    assert "enable features object-map, fast-diff" in result["actions"][0]
+    assert result["actions"][:2] == [f"{pool}/vol-cycle: resize from 128 MiB to 96 MiB",
+                                     f"{pool}/vol-cycle: enable features object-map, fast-diff"]
     real = image_state(ceph, pool, "vol-cycle")
+    assert real["size"] == 96 * MIB
     assert real["features"] == DEFAULT_FEATURES and real["flags"] == 0
     assert real["metadata"] == {"owner": "ops"}
 
@@ -322,6 +326,10 @@ def test_batch_of_50_images_in_one_task(testenv, ceph, pool):
     assert image_state(ceph, pool, names[0], "tenant")["size"] == 8 * MIB
     remaining = set(image_names(ceph, pool, "tenant"))
     assert not set(names[5:10]) & remaining and {f"vol-c{i}" for i in range(5)} <= remaining
+
+    empty = image({"pool": pool, "images": []})
+    assert_cycle_step(empty, False)
+    assert empty["images"] == []
 
     gone = image({"pool": pool, "namespace": "tenant", "state": "absent",
                   "images": [{"name": n} for n in names + [f"vol-c{i}" for i in range(5)]]})

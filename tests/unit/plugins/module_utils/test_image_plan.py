@@ -134,6 +134,12 @@ def test_batch_items_take_task_defaults_and_errors_name_the_item():
         normalize_requests(DEFAULTS, [{"name": "a"}, {"name": "a"}])
 
 
+def test_an_empty_batch_is_nothing_to_do_and_the_single_form_needs_a_name():
+    assert normalize_requests(DEFAULTS, []) == []
+    with pytest.raises(InvalidInputError, match="name is required"):
+        normalize_requests(DEFAULTS, None)
+
+
 # ---------------------------------------------------------------- plans
 
 def test_create_needs_a_size_unless_cloning():
