@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import InvalidInputError
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import InUseError, InvalidInputError
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.rbd_common import image_spec, parse_image_spec
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.validation import (
     format_size,
@@ -521,6 +521,34 @@ def deletion_blockers(spec: str, watchers: list[str], lockers: list[str], childr
     if not reasons:
         return None
     return f"image {spec} is in use, refusing to delete it: {'; '.join(reasons)}"
+
+
+def deletion_plan(request: dict[str, Any], current: dict[str, Any],
+                  users: dict[str, list[str]]) -> list[dict[str, Any]]:
+    """Changes that delete (or trash) an existing image, or InUseError saying why not.
+
+    ``users`` holds the image's ``watchers``, ``lockers`` and ``children``. An image in use
+    is never deleted; its snapshots are deleted (unprotected first) only with ``force``;
+    the trash keeps snapshots, so it needs no ``force``.
+    """
+    spec = request_spec(request)
+    blocker = deletion_blockers(spec, users["watchers"], users["lockers"], users["children"])
+    if blocker:
+        raise InUseError(blocker, image=spec, **users)
+    if request["trash"]:
+        return [{"action": "trash"}]
+    snapshots = [s["name"] for s in current["snapshots"]]
+    if snapshots and not request["force"]:
+        raise InUseError(
+            f"image {spec} has snapshots {', '.join(snapshots)}: set force: true to delete them with it "
+            "(or trash: true to move the image and its snapshots to the trash)",
+            image=spec, snapshots=snapshots,
+        )
+    changes = []
+    if snapshots:
+        protected = [s["name"] for s in current["snapshots"] if s["protected"]]
+        changes.append({"action": "remove_snapshots", "snapshots": snapshots, "unprotect": protected})
+    return changes + [{"action": "remove"}]
 
 
 def clone_format(setting: str, require_min_compat_client: str) -> int:

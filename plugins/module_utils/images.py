@@ -19,7 +19,6 @@ from typing import Any, Callable
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.ceph_connection import CephCluster
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import (
     CephRbdError,
-    InUseError,
     InvalidInputError,
     NotFoundError,
     translated_errors,
@@ -28,7 +27,7 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.image_plan im
     DEFAULT_FEATURES,
     QOS_CONFIG_PREFIX,
     clone_format,
-    deletion_blockers,
+    deletion_plan,
     describe_change,
     feature_bits,
     feature_names,
@@ -273,34 +272,11 @@ def list_images(cluster: CephCluster, pool: str, namespace: str = "", name: str 
 
 # ---------------------------------------------------------------- planning
 
-def _deletion_changes(request: dict[str, Any], current: dict[str, Any],
-                      users: dict[str, list[str]]) -> list[dict[str, Any]]:
-    """Refuse an image in use; plan snapshot removal (force) before the remove or trash."""
-    spec = request_spec(request)
-    blocker = deletion_blockers(spec, users["watchers"], users["lockers"], users["children"])
-    if blocker:
-        raise InUseError(blocker, image=spec, **users)
-    snapshots = [s["name"] for s in current["snapshots"]]
-    if request["trash"]:
-        return [{"action": "trash"}]
-    if snapshots and not request["force"]:
-        raise InUseError(
-            f"image {spec} has snapshots {', '.join(snapshots)}: set force: true to delete them with it "
-            "(or trash: true to move the image and its snapshots to the trash)",
-            image=spec, snapshots=snapshots,
-        )
-    changes = []
-    if snapshots:
-        protected = [s["name"] for s in current["snapshots"] if s["protected"]]
-        changes.append({"action": "remove_snapshots", "snapshots": snapshots, "unprotect": protected})
-    return changes + [{"action": "remove"}]
-
-
 def _clone_changes(catalog: ImageCatalog, request: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Check the clone source; plan protecting its snapshot when the cluster clones in format 1."""
     source = request["clone_from"]
     parent = catalog.parent(source)
-    if catalog.clone_format(request["pool"]) == 2 or parent["protected"]:
+    if catalog.clone_format(request["pool"]) == 2:
         return [], parent
     if source["namespace"] != request["namespace"]:
         raise InvalidInputError(
@@ -308,6 +284,8 @@ def _clone_changes(catalog: ImageCatalog, request: dict[str, Any]) -> tuple[list
             "is below mimic), which cannot cross namespaces: clone within the same namespace, or set "
             "require_min_compat_client mimic (or rbd_default_clone_format 2)"
         )
+    if parent["protected"]:
+        return [], parent
     return [{"action": "protect_parent_snapshot", "snapshot": parent["spec"]}], parent
 
 
@@ -326,7 +304,7 @@ def plan_request(cluster: CephCluster, catalog: ImageCatalog, request: dict[str,
             extra, parent = _clone_changes(catalog, request)
     changes = plan_image(current, request, parent["size"] if parent else None)
     if request["state"] == "absent" and current is not None:
-        changes = _deletion_changes(request, current, users)
+        changes = deletion_plan(request, current, users)
     changes = extra + changes
     return {
         "request": request,
@@ -393,7 +371,7 @@ def _create(cluster: CephCluster, request: dict[str, Any]) -> None:
                     features=features, **layout)
 
 
-def _protect(cluster: CephCluster, snapshot_spec: str, source: dict[str, Any]) -> None:
+def _protect(cluster: CephCluster, source: dict[str, Any]) -> None:
     with open_image(cluster, source["pool"], source["namespace"], source["image"], read_only=False) as image:
         if not image.is_protected_snap(source["snapshot"]):
             image.protect_snap(source["snapshot"])
@@ -434,7 +412,7 @@ def apply_plan(cluster: CephCluster, catalog: ImageCatalog, plan: dict[str, Any]
         return dict(plan["after"])
     for change in changes:
         if change["action"] == "protect_parent_snapshot":
-            _protect(cluster, change["snapshot"], request["clone_from"])
+            _protect(cluster, request["clone_from"])
         elif change["action"] in ("create", "clone"):
             with translated_errors(f"{change['action']} image {spec}"):
                 _create(cluster, request)

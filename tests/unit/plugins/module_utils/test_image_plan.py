@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import InvalidInputError
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import InUseError, InvalidInputError
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.image_plan import (
     clone_format,
     deletion_blockers,
+    deletion_plan,
     describe_change,
     dict_changes,
     feature_bits,
@@ -279,3 +280,23 @@ def test_describe_change_lines():
     assert describe_change("p/i", {"action": "resize", "from": 1024 ** 3, "to": 2 * 1024 ** 3}) \
         == "p/i: resize from 1 GiB to 2 GiB"
     assert describe_change("p/i", {"action": "qos", "set": {"a": 1}, "remove": ["b"]}) == "p/i: qos set a; remove b"
+
+
+NOBODY = {"watchers": [], "lockers": [], "children": []}
+
+
+def test_deletion_is_refused_while_in_use_even_with_force_or_trash():
+    users = dict(NOBODY, watchers=["client.7 (10.0.0.1:0/1)"])
+    for options in ({}, {"force": True}, {"trash": True}):
+        with pytest.raises(InUseError, match=r"vols/vol-1 is in use.*client\.7"):
+            deletion_plan(request(state="absent", **options), existing(), users)
+
+
+def test_snapshots_are_deleted_only_with_force_and_protected_ones_unprotected():
+    image = existing(snapshots=[{"name": "a", "id": 1, "size": 1, "protected": True},
+                                {"name": "b", "id": 2, "size": 1, "protected": False}])
+    with pytest.raises(InUseError, match="has snapshots a, b: set force: true"):
+        deletion_plan(request(state="absent"), image, NOBODY)
+    assert deletion_plan(request(state="absent", force=True), image, NOBODY) == [
+        {"action": "remove_snapshots", "snapshots": ["a", "b"], "unprotect": ["a"]}, {"action": "remove"}]
+    assert deletion_plan(request(state="absent", trash=True), image, NOBODY) == [{"action": "trash"}]
