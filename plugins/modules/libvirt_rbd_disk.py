@@ -16,9 +16,9 @@ description:
   - The disk is C(<disk type='network'>) with C(<source protocol='rbd' name='pool/image'>),
     the monitors as C(<host>) entries, C(<auth>) with a ceph C(<secret>), and the cache,
     io, discard, iotune, readonly, shareable and serial settings given here.
-    The options define the whole disk: an existing disk on the target with other settings is changed.
+    The options define the whole disk; an existing disk on the target with other settings is changed.
   - A disk of a running domain cannot be changed in place (apart from its I/O limits, which are
-    applied live): swapping it needs O(replace=true), which detaches it and attaches the new one.
+    applied live); swapping it needs O(replace=true), which detaches it and attaches the new one.
   - After a live detach the module checks the running domain's XML, because a guest may ignore
     the unplug request (libvirt returns after about 5 seconds in that case); the task then fails
     and the persistent config is left unchanged, so config and live never disagree silently.
@@ -48,7 +48,7 @@ options:
     type: str
   namespace:
     description:
-      - RBD namespace of the image. Only the default namespace (V('')) can be attached:
+      - RBD namespace of the image. Only the default namespace (V('')) can be attached;
         libvirt hands V(namespace/image) to QEMU as the image name, so any other value is refused.
       - Used in RV(qemu_spec), which QEMU itself understands.
     type: str
@@ -268,8 +268,8 @@ config:
   sample: true
 actions:
   description:
-    - What was done (or would be done in check mode), as C(scope: action); actions are
-      V(attach), V(update), V(iotune), V(replace), V(detach) and V(resize).
+    - "What was done (or would be done in check mode), each as scope and action, for example V(live: attach).
+      The actions are V(attach), V(update), V(iotune), V(replace), V(detach) and V(resize)."
   returned: always
   type: list
   elements: str
@@ -340,8 +340,8 @@ def argument_spec() -> dict:
         image={"type": "str"},
         mon_hosts={"type": "list", "elements": "str", "default": []},
         auth_user={"type": "str"},
-        secret_uuid={"type": "str"},
-        secret_usage={"type": "str"},
+        secret_uuid={"type": "str", "no_log": False},  # an identifier, not the key
+        secret_usage={"type": "str", "no_log": False},
         cache={"type": "str", "choices": list(CACHE_MODES), "default": "writeback"},
         io={"type": "str", "choices": list(IO_MODES)},
         discard={"type": "str", "choices": list(DISCARD_MODES), "default": "unmap"},
