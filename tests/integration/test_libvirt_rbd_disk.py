@@ -100,6 +100,7 @@ BAD_INPUTS = [
     ({"secret_uuid": None, "secret_usage": "no such usage"},
      "there is no libvirt secret of type ceph with usage 'no such usage'"),
     ({"domain": "t-disk-missing"}, "domain 't-disk-missing' does not exist"),
+    ({"domain": "t-disk-<x>&'"}, "domain \"t-disk-<x>&'\" does not exist"),
     ({"target": "vdb'/><disk"}, "is not a disk target name"),
     ({"target": "hdb"}, "is not a disk target name"),
     ({"target": "vdc", "bus": "scsi"}, "does not match bus 'scsi'"),
@@ -189,12 +190,14 @@ def test_attach_start_hotplug_resize_swap_and_detach(lab, ceph, tmp_path):
 
     # I/O limits change live without replacing the disk, and in the config
     limited = dict(args, iotune={"total_iops_sec": 500, "total_iops_sec_max": 1000, "read_bytes_sec": "10M"})
+    address = ET.tostring(disk_in(xml_of(lab, "config"), "vdb").find("address"))
     tuned = run_module("libvirt_rbd_disk", limited)
     assert tuned.changed and tuned["actions"] == ["live: iotune", "config: update"], tuned.msg
     live_tune = dom.blockIoTune("vdb", 0)
     assert (live_tune["total_iops_sec"], live_tune["total_iops_sec_max"], live_tune["read_bytes_sec"]) == (
         500, 1000, 10 * MiB)
     assert disk_in(xml_of(lab, "config"), "vdb").find("iotune/total_iops_sec").text == "500"
+    assert ET.tostring(disk_in(xml_of(lab, "config"), "vdb").find("address")) == address
     assert run_module("libvirt_rbd_disk", limited).changed is False
 
     # a live source swap is refused without replace, done with it
@@ -231,14 +234,17 @@ def test_attach_start_hotplug_resize_swap_and_detach(lab, ceph, tmp_path):
     assert disk_in(xml_of(lab, "live"), "vdb") is not None
 
 
-def test_config_only_change_on_a_running_domain_warns_and_absent_stopped_domain(lab):
+def test_config_only_change_on_a_running_domain_warns_and_detach_from_a_stopped_domain(lab):
     dom = lab["dom"]
     if not dom.isActive():
         dom.create()
-    args = disk_args(lab, target="vdc", image="vol-b", serial=None, live=False)
+    args = disk_args(lab, target="vdc", image="vol-b", serial=None, live=False,
+                     secret_uuid=None, secret_usage=lab["usage"])
     added = run_module("libvirt_rbd_disk", args)
     assert added.changed and added["actions"] == ["config: attach"], added.msg
     assert any("keeps its current disk vdc" in w for w in added.get("warnings", []))
+    assert disk_in(xml_of(lab, "config"), "vdc").find(".//secret").get("usage") == lab["usage"]
+    assert run_module("libvirt_rbd_disk", args).changed is False
     assert disk_in(xml_of(lab, "live"), "vdc") is None
     dom.destroy()
     gone = {"domain": lab["name"], "target": "vdc", "state": "absent"}
