@@ -222,3 +222,94 @@ def create_test_image(ceph, pool: str, name: str, size: int, namespace: str = ""
                 image.write(data, 0)
             if snapshot:
                 image.create_snap(snapshot)
+
+# --- libvirt_rbd_disk (helper "disk"): image watchers, cephx clients, libvirt secrets and domains ---
+
+def rbd_watchers(ceph, pool: str, name: str) -> list[str]:
+    """Addresses of the clients that have the image open (QEMU shows up here)."""
+    import rbd  # pylint: disable=import-outside-toplevel
+
+    with ceph.open_ioctx(pool) as ioctx:
+        with rbd.Image(ioctx, name, read_only=True) as image:
+            return sorted(w["addr"] for w in image.watchers_list())
+
+
+def create_client_key(ceph, entity: str, pool: str) -> str:
+    """A cephx client with the rbd profile on one pool; returns its key."""
+    mon(ceph, "auth get-or-create", entity=entity,
+        caps=["mon", "profile rbd", "osd", f"profile rbd pool={pool}"])
+    return mon(ceph, "auth get-key", entity=entity)["key"]
+
+
+def delete_client_key(ceph, entity: str) -> None:
+    mon(ceph, "auth del", entity=entity)
+
+
+def define_ceph_secret(conn, uuid: str, usage: str, key: str) -> None:
+    """A private libvirt ceph secret holding a cephx key (base64 text as ceph prints it)."""
+    import base64  # pylint: disable=import-outside-toplevel
+    import xml.etree.ElementTree as ET  # pylint: disable=import-outside-toplevel
+
+    secret = ET.Element("secret", {"ephemeral": "no", "private": "yes"})
+    ET.SubElement(secret, "uuid").text = uuid
+    ET.SubElement(ET.SubElement(secret, "usage", {"type": "ceph"}), "name").text = usage
+    conn.secretDefineXML(ET.tostring(secret, encoding="unicode")).setValue(base64.b64decode(key))
+
+
+def undefine_secret(conn, uuid: str) -> None:
+    import libvirt  # pylint: disable=import-outside-toplevel
+
+    try:
+        conn.secretLookupByUUIDString(uuid).undefine()
+    except libvirt.libvirtError:
+        pass
+
+
+def small_domain_xml(name: str, domain_type: str) -> str:
+    """A 96 MiB 'pc' domain with ACPI (hot-plug) and a virtio-scsi controller, no OS."""
+    import xml.etree.ElementTree as ET  # pylint: disable=import-outside-toplevel
+
+    dom = ET.Element("domain", {"type": domain_type})
+    ET.SubElement(dom, "name").text = name
+    ET.SubElement(dom, "memory", {"unit": "MiB"}).text = "96"
+    ET.SubElement(dom, "vcpu").text = "1"
+    ET.SubElement(ET.SubElement(dom, "os"), "type", {"arch": "x86_64", "machine": "pc"}).text = "hvm"
+    ET.SubElement(ET.SubElement(dom, "features"), "acpi")
+    devices = ET.SubElement(dom, "devices")
+    ET.SubElement(devices, "controller", {"type": "scsi", "model": "virtio-scsi"})
+    return ET.tostring(dom, encoding="unicode")
+
+
+def usable_domain_type(qemu_user: str = "libvirt-qemu") -> str:
+    """'kvm' when QEMU (run by libvirt as Debian's ``libvirt-qemu``) may open /dev/kvm, else 'qemu'.
+
+    Trying a KVM start instead costs over a minute when it fails, so read the device's mode.
+    """
+    import grp  # pylint: disable=import-outside-toplevel
+    import os  # pylint: disable=import-outside-toplevel
+    import pwd  # pylint: disable=import-outside-toplevel
+
+    try:
+        st = os.stat("/dev/kvm")
+        user = pwd.getpwnam(qemu_user)
+    except (OSError, KeyError):
+        return "qemu"
+    groups = {g.gr_gid for g in grp.getgrall() if qemu_user in g.gr_mem} | {user.pw_gid}
+    usable = (
+        (st.st_uid == user.pw_uid and st.st_mode & 0o600 == 0o600)
+        or (st.st_gid in groups and st.st_mode & 0o060 == 0o060)
+        or st.st_mode & 0o006 == 0o006
+    )
+    return "kvm" if usable else "qemu"
+
+
+def remove_domain(conn, name: str) -> None:
+    import libvirt  # pylint: disable=import-outside-toplevel
+
+    try:
+        dom = conn.lookupByName(name)
+    except libvirt.libvirtError:
+        return
+    if dom.isActive():
+        dom.destroy()
+    dom.undefine()

@@ -1,0 +1,142 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 limiquantix contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""libvirt calls on a domain's disks: read, attach, update, detach (verified), resize, I/O limits."""
+
+from __future__ import annotations
+
+import time
+import xml.etree.ElementTree as ET
+from typing import Any
+
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import (
+    InUseError,
+    NotFoundError,
+    translated_errors,
+)
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.libvirt_disk import (
+    IOTUNE_KEYS,
+    find_disk_element,
+)
+
+try:
+    import libvirt
+except ImportError:  # reported by the module through missing_required_lib
+    libvirt = None
+
+# How long to keep looking for a live disk to disappear after libvirt returned from the
+# detach (libvirt itself waits about 5 s for the guest before it returns).
+DETACH_GRACE_SECONDS = 3.0
+SCOPE_FLAGS = {"live": "VIR_DOMAIN_AFFECT_LIVE", "config": "VIR_DOMAIN_AFFECT_CONFIG"}
+
+
+def _flag(scope: str) -> int:
+    return getattr(libvirt, SCOPE_FLAGS[scope])
+
+
+def lookup_domain(conn: Any, name: str) -> Any:
+    """The domain called ``name``; NotFoundError when there is none."""
+    try:
+        return conn.lookupByName(name)
+    except libvirt.libvirtError as exc:
+        if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
+            raise NotFoundError(f"domain {name!r} does not exist on this libvirt host", domain=name) from None
+        with translated_errors(f"look up domain {name!r}"):
+            raise
+
+
+def domain_state(dom: Any) -> dict[str, bool]:
+    """Whether the domain runs and whether it is persistent (has a config)."""
+    with translated_errors(f"read the state of domain {dom.name()!r}"):
+        return {"running": bool(dom.isActive()), "persistent": bool(dom.isPersistent())}
+
+
+def domain_xml(dom: Any, scope: str) -> str:
+    """The domain's XML: the persistent config ('config') or the running definition ('live')."""
+    flags = libvirt.VIR_DOMAIN_XML_INACTIVE if scope == "config" else 0
+    with translated_errors(f"read the {scope} XML of domain {dom.name()!r}"):
+        return dom.XMLDesc(flags)
+
+
+def disk_element(dom: Any, scope: str, target: str) -> ET.Element | None:
+    """The ``<disk>`` with target ``target`` in one scope, or None."""
+    return find_disk_element(domain_xml(dom, scope), target)
+
+
+def check_secret(conn: Any, secret_uuid: str | None, secret_usage: str | None) -> None:
+    """Raise NotFoundError unless the ceph secret exists (by UUID or usage)."""
+    try:
+        if secret_uuid:
+            secret = conn.secretLookupByUUIDString(secret_uuid)
+            what = f"with UUID {secret_uuid}"
+        else:
+            secret = conn.secretLookupByUsage(libvirt.VIR_SECRET_USAGE_TYPE_CEPH, secret_usage)
+            what = f"of type ceph with usage {secret_usage!r}"
+    except libvirt.libvirtError as exc:
+        if exc.get_error_code() == libvirt.VIR_ERR_NO_SECRET:
+            which = f"with UUID {secret_uuid}" if secret_uuid else f"of type ceph with usage {secret_usage!r}"
+            raise NotFoundError(
+                f"there is no libvirt secret {which} on this host: define it first "
+                "(limiquantix.ceph_rbd.libvirt_secret)"
+            ) from None
+        with translated_errors("look up the libvirt secret"):
+            raise
+    if secret.usageType() != libvirt.VIR_SECRET_USAGE_TYPE_CEPH:
+        raise NotFoundError(f"the libvirt secret {what} is not a ceph secret")
+
+
+def attach_disk(dom: Any, scope: str, xml: str) -> None:
+    """Attach a disk in one scope."""
+    with translated_errors(f"attach the disk to the {scope} definition of domain {dom.name()!r}"):
+        dom.attachDeviceFlags(xml, _flag(scope))
+
+
+def update_config_disk(dom: Any, xml: str) -> None:
+    """Replace the persistent config's disk that has the same target."""
+    with translated_errors(f"update the disk in the config of domain {dom.name()!r}"):
+        dom.updateDeviceFlags(xml, _flag("config"))
+
+
+def detach_disk(dom: Any, scope: str, elem: ET.Element, target: str) -> None:
+    """Detach a disk; for 'live', check that it is really gone and raise InUseError if not.
+
+    libvirt returns from a live detach after about 5 s even when the guest ignored the
+    unplug request; the device then stays attached, so the live XML is the judge.
+    """
+    xml = ET.tostring(elem, encoding="unicode")
+    with translated_errors(f"detach disk {target} from the {scope} definition of domain {dom.name()!r}"):
+        dom.detachDeviceFlags(xml, _flag(scope))
+    if scope != "live":
+        return
+    deadline = time.monotonic() + DETACH_GRACE_SECONDS
+    while disk_element(dom, "live", target) is not None:
+        if time.monotonic() >= deadline:
+            raise InUseError(
+                f"the guest of domain {dom.name()!r} did not release disk {target}: the unplug request "
+                "is still pending and the disk stays attached to the running domain (a virtio disk "
+                "needs a guest OS that acknowledges the unplug; scsi disks detach at once). The "
+                "persistent config was left unchanged; shut the domain down or re-run when the guest "
+                "has released the disk",
+                target=target,
+            )
+        time.sleep(0.2)
+
+
+def block_capacity(dom: Any, target: str) -> int:
+    """The size in bytes of the disk as the running guest sees it."""
+    with translated_errors(f"read the size of disk {target} of domain {dom.name()!r}"):
+        return int(dom.blockInfo(target)[0])
+
+
+def block_resize(dom: Any, target: str, size: int) -> None:
+    """Tell the running guest its disk has ``size`` bytes."""
+    with translated_errors(f"resize disk {target} of domain {dom.name()!r}"):
+        dom.blockResize(target, size, libvirt.VIR_DOMAIN_BLOCK_RESIZE_BYTES)
+
+
+def set_live_iotune(dom: Any, target: str, iotune: dict[str, int]) -> None:
+    """Apply I/O limits to a running disk (missing limits are cleared)."""
+    params = {key: int(iotune.get(key, 0)) for key in IOTUNE_KEYS}
+    with translated_errors(f"set the I/O limits of disk {target} of domain {dom.name()!r}"):
+        dom.setBlockIoTune(target, params, _flag("live"))
