@@ -505,3 +505,13 @@ def refuse_namespace(disk: dict[str, Any]) -> None:
             "(it passes 'namespace/image' to QEMU as the image name, which then fails with 'No such "
             "file or directory'); keep VM volumes in the pool's default namespace"
         )
+
+
+def rbd_disks_in_domain_xml(domain_xml: str) -> list[dict[str, Any]]:
+    """Every RBD network disk of a domain's XML, as :func:`parse_disk` dicts plus ``qemu_spec``."""
+    disks = []
+    for elem in ET.fromstring(domain_xml).findall("./devices/disk"):
+        disk = parse_disk(elem)
+        if disk["pool"] is not None:
+            disks.append(dict(disk, qemu_spec=qemu_spec(disk)))
+    return disks

@@ -18,6 +18,7 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.libvirt_disk import (
     IOTUNE_KEYS,
     find_disk_element,
+    rbd_disks_in_domain_xml,
 )
 
 try:
@@ -140,3 +141,25 @@ def set_live_iotune(dom: Any, target: str, iotune: dict[str, int]) -> None:
     params = {key: int(iotune.get(key, 0)) for key in IOTUNE_KEYS}
     with translated_errors(f"set the I/O limits of disk {target} of domain {dom.name()!r}"):
         dom.setBlockIoTune(target, params, _flag("live"))
+
+
+def list_domains(conn: Any, name: str | None = None) -> list[Any]:
+    """All domains of the host (running or defined), or the one called ``name``."""
+    if name is not None:
+        return [lookup_domain(conn, name)]
+    with translated_errors("list the domains"):
+        return sorted(conn.listAllDomains(0), key=lambda dom: dom.name())
+
+
+def domain_rbd_disks(dom: Any) -> dict[str, Any]:
+    """A domain's state and its RBD disks, from the running definition when it runs
+    (else the persistent config), each disk marked with the scopes it is in."""
+    state = domain_state(dom)
+    scopes = [scope for scope, present in (("live", state["running"]), ("config", state["persistent"])) if present]
+    disks: dict[str, dict[str, Any]] = {}
+    for scope in scopes:
+        for disk in rbd_disks_in_domain_xml(domain_xml(dom, scope)):
+            entry = disks.setdefault(disk["target"], dict(disk, scopes=[]))
+            entry["scopes"].append(scope)
+    return {"name": dom.name(), "running": state["running"], "persistent": state["persistent"],
+            "disks": sorted(disks.values(), key=lambda disk: disk["target"])}

@@ -199,3 +199,18 @@ def test_refresh_only_grows():
     assert plan_refresh(10, 20, "vdb") == 20
     with pytest.raises(InvalidInputError, match="smaller than the disk the guest sees"):
         plan_refresh(20, 10, "vdb")
+
+
+def test_rbd_disks_in_domain_xml_skips_other_disks_and_adds_the_qemu_spec():
+    from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.libvirt_disk import rbd_disks_in_domain_xml
+
+    domain = """<domain><devices>
+      <disk type='file' device='disk'><source file='/var/lib/x.img'/><target dev='vda' bus='virtio'/></disk>
+      <disk type='network' device='disk'>
+        <source protocol='rbd' name='pool/ns/img'><host name='10.0.0.1' port='6789'/></source>
+        <auth username='libvirt'><secret type='ceph' uuid='a5d4c91e-1234-5678-90ab-cdef12345678'/></auth>
+        <target dev='vdb' bus='virtio'/>
+      </disk></devices></domain>"""
+    [disk] = rbd_disks_in_domain_xml(domain)
+    assert (disk["target"], disk["pool"], disk["namespace"], disk["image"]) == ("vdb", "pool", "ns", "img")
+    assert disk["qemu_spec"] == "rbd:pool/ns/img:mon_host=10.0.0.1\\:6789:id=libvirt:auth_supported=cephx"

@@ -1,0 +1,67 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""libvirt_rbd_disk_info against the real libvirtd."""
+
+from __future__ import annotations
+
+import uuid
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from .cephstate import remove_domain, small_domain_xml
+from .harness import run_module
+
+
+def _with_rbd_disk(domain_xml: str, image: str, secret: str) -> str:
+    dom = ET.fromstring(domain_xml)
+    disk = ET.SubElement(dom.find("devices"), "disk", {"type": "network", "device": "disk"})
+    ET.SubElement(disk, "driver", {"name": "qemu", "type": "raw", "cache": "writeback", "discard": "unmap"})
+    source = ET.SubElement(disk, "source", {"protocol": "rbd", "name": f"limiquantix-volumes/{image}"})
+    ET.SubElement(source, "host", {"name": "127.0.0.1", "port": "6789"})
+    auth = ET.SubElement(disk, "auth", {"username": "libvirt"})
+    ET.SubElement(auth, "secret", {"type": "ceph", "uuid": secret})
+    ET.SubElement(disk, "target", {"dev": "vdb", "bus": "virtio"})
+    return ET.tostring(dom, encoding="unicode")
+
+
+@pytest.fixture
+def defined_domain(testenv):
+    import libvirt  # pylint: disable=import-outside-toplevel
+
+    name = f"t-info-{uuid.uuid4().hex[:6]}"
+    secret = str(uuid.uuid4())
+    conn = libvirt.open(testenv["LIBVIRT_DEFAULT_URI"])
+    conn.defineXML(_with_rbd_disk(small_domain_xml(name, "qemu"), "vol-info", secret))
+    yield name, secret
+    remove_domain(conn, name)
+    conn.close()
+
+
+def test_lists_the_rbd_disks_of_a_stopped_domain_from_its_config(defined_domain):
+    name, secret = defined_domain
+    result = run_module("libvirt_rbd_disk_info", {"domain": name})
+    assert not result.failed, result.msg
+    assert result.changed is False
+    [domain] = result["domains"]
+    assert (domain["name"], domain["running"], domain["persistent"]) == (name, False, True)
+    [disk] = domain["disks"]
+    assert disk["target"] == "vdb"
+    assert (disk["pool"], disk["namespace"], disk["image"]) == ("limiquantix-volumes", "", "vol-info")
+    assert disk["mon_hosts"] == ["127.0.0.1:6789"]
+    assert disk["auth_user"] == "libvirt" and disk["secret_uuid"] == secret
+    assert disk["scopes"] == ["config"]
+    assert disk["qemu_spec"].startswith("rbd:limiquantix-volumes/vol-info:mon_host=127.0.0.1\\:6789:id=libvirt")
+
+    every = run_module("libvirt_rbd_disk_info", {})
+    assert name in [d["name"] for d in every["domains"]]
+
+
+def test_unknown_domain_and_unreachable_libvirt_fail_clearly(testenv):
+    result = run_module("libvirt_rbd_disk_info", {"domain": "t-info-no-such-domain"})
+    assert result.failed
+    assert "domain 't-info-no-such-domain' does not exist" in result.msg
+
+    result = run_module("libvirt_rbd_disk_info", {"uri": "qemu:///system?socket=/nonexistent/libvirt-sock"})
+    assert result.failed
+    assert "cannot connect to libvirt at qemu:///system?socket=/nonexistent/libvirt-sock" in result.msg
+    assert "Traceback" not in result.stdout
