@@ -223,6 +223,7 @@ def create_test_image(ceph, pool: str, name: str, size: int, namespace: str = ""
             if snapshot:
                 image.create_snap(snapshot)
 
+
 # --- libvirt_rbd_disk (helper "disk"): image watchers, cephx clients, libvirt secrets and domains ---
 
 def rbd_watchers(ceph, pool: str, name: str) -> list[str]:
