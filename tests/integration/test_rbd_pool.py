@@ -18,7 +18,7 @@ from .cephstate import (
     remove_erasure_profile,
     set_monitor_option,
 )
-from .harness import run_module
+from .harness import run_module, run_playbook, write_playbook
 
 
 @pytest.fixture
@@ -197,14 +197,7 @@ def test_refused_deletion_names_the_monitor_setting(ceph, pool_name):
     assert pool_detail(ceph, pool_name) is not None
 
 
-@pytest.fixture
-def existing_pool(ceph, pool_name):
-    create_pool(ceph, pool_name, pg_num=8)
-    mon(ceph, "osd pool set", pool=pool_name, var="size", val="2")
-    return pool_name
-
-
-@pytest.mark.parametrize("args, message", [
+BAD_INPUT = [
     ({"name": "a/b"}, "pool name 'a/b' must not contain '/'"),
     ({"name": "x@y"}, "pool name 'x@y' must not contain '@'"),
     ({"name": ""}, "pool name must not be empty"),
@@ -216,15 +209,23 @@ def existing_pool(ceph, pool_name):
     ({"crush_rule": "no-such-rule", "size": 3}, "CRUSH rule 'no-such-rule' does not exist"),
     ({"pool_type": "erasure"}, "pool_type cannot be changed to erasure"),
     ({"quota_max_bytes": "10GB"}, "has an unknown unit 'GB'"),
-])
-def test_bad_input_is_refused_and_changes_nothing(ceph, existing_pool, args, message):
-    args = dict(args)
-    args.setdefault("name", existing_pool)
-    before = pool_settings(ceph, existing_pool)
-    result = run_module("rbd_pool", args)
-    assert result.failed
-    assert message in result.msg
-    assert pool_settings(ceph, existing_pool) == before
+]
+
+
+def test_bad_input_is_refused_and_changes_nothing(ceph, pool_name, tmp_path):
+    create_pool(ceph, pool_name, pg_num=8)
+    mon(ceph, "osd pool set", pool=pool_name, var="size", val="2")
+    before = pool_settings(ceph, pool_name)
+    # One playbook runs every bad request (one ansible start-up instead of one per case).
+    tasks = [{"name": f"bad input {number}", "limiquantix.ceph_rbd.rbd_pool": dict({"name": pool_name}, **args),
+              "ignore_errors": True}
+             for number, (args, _message) in enumerate(BAD_INPUT)]
+    result = run_playbook(write_playbook(tmp_path, tasks))
+    assert len(result.tasks) == len(BAD_INPUT)
+    for task, (args, message) in zip(result.tasks, BAD_INPUT):
+        assert task.get("failed"), (args, task)
+        assert message in task.get("msg", ""), (args, task.get("msg"))
+    assert pool_settings(ceph, pool_name) == before
 
 
 def test_unknown_erasure_profile_creates_nothing(ceph, pool_name):
