@@ -276,8 +276,8 @@ def predict(state: dict[str, Any], change: dict[str, Any], defaults: dict[str, A
         new[change["var"]] = change["value"]
         if change["var"] == "size":
             new["min_size"] = default_min_size(change["value"], defaults["min_size"])
-        if change["var"] == "pg_num":
-            new["pgp_num"] = change["value"]  # pgp_num follows pg_num since Nautilus
+        if change["var"] == "pg_num" and state["pgp_num"] == state["pg_num"]:
+            new["pgp_num"] = change["value"]  # the monitors move pgp_num along when they were equal
     elif action == "enable_application":
         new["applications"] = sorted(set(new["applications"]) | {change["application"]})
     elif action == "disable_application":

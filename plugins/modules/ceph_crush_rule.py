@@ -16,7 +16,7 @@ description:
     Pools choose it with O(limiquantix.ceph_rbd.rbd_pool#module:crush_rule), for example to
     make an SSD tier and an HDD tier.
   - Ceph cannot change a rule in place. A rule that exists with another root, failure domain
-    or device class is an error, never silently replaced: use another name.
+    or device class is an error, never silently replaced; use another name.
   - A rule that a pool uses is never removed; the task fails and names the pools.
   - Works through monitor commands; runs no command line tool.
 author:

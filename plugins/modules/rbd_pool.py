@@ -20,8 +20,8 @@ description:
     line tool, and reported in the result's O(name) pool dict and in C(diff).
   - Check mode predicts exactly what an apply does, including Ceph's own side effects
     (setting O(size) resets C(min_size) to the cluster default for that size unless
-    O(min_size) is given; changing O(pg_num) moves C(pgp_num) with it unless O(pgp_num) is given).
-  - Erasure-coded pools use an erasure-code profile: an existing one (never changed), or one
+    O(min_size) is given; changing O(pg_num) moves C(pgp_num) along when both were equal).
+  - Erasure-coded pools use an erasure-code profile, either an existing one (never changed) or one
     created from O(erasure_k), O(erasure_m) and O(erasure_failure_domain).
 author:
   - limiquantix contributors (@limiquantix)
@@ -52,7 +52,7 @@ options:
   pgp_num:
     description:
       - Number of placement groups used for placement; at most O(pg_num).
-      - When not set, it follows O(pg_num).
+      - When not set, Ceph moves it along with O(pg_num) if both were equal, and leaves it otherwise.
     type: int
   pg_autoscale_mode:
     description:

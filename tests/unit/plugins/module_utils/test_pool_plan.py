@@ -176,10 +176,16 @@ def test_size_change_resets_min_size_as_ceph_does_unless_min_size_is_given():
                        {"action": "set", "var": "min_size", "value": 2}]
 
 
-def test_pgp_num_follows_pg_num():
+def test_pgp_num_follows_pg_num_when_they_were_equal():
     changes = plan_changes(EXISTING, desired_pool(params(pg_num=64)), DEFAULTS)
     assert changes == [{"action": "set", "var": "pg_num", "value": 64}]
     assert predict_all(EXISTING, changes, DEFAULTS)["pgp_num"] == 64
+
+
+def test_pgp_num_stays_when_it_differed_from_pg_num():
+    pool = dict(EXISTING, pgp_num=16)
+    changes = plan_changes(pool, desired_pool(params(pg_num=64)), DEFAULTS)
+    assert predict_all(pool, changes, DEFAULTS)["pgp_num"] == 16
 
 
 def test_other_applications_are_disabled():
