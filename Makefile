@@ -74,7 +74,7 @@ demo-clean:
 	$(TESTENV) down $(DEMO_ENV)
 
 bench: deps collection
-	cd $(COLLECTION) && $(BIN)/python benchmarks/run.py
+	cd $(COLLECTION) && $(BIN)/python benchmarks/run.py --out $(CURDIR)/benchmarks/results $(BENCH_ARGS)
 
 clean:
 	rm -rf $(BUILD) tests/output .pytest_cache

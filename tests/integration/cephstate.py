@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 
 def mon(ceph, prefix: str, **args: Any) -> Any:
@@ -34,6 +35,129 @@ def delete_pool(ceph, name: str) -> None:
     if pool_detail(ceph, name) is not None:
         mon(ceph, "osd pool delete", pool=name, pool2=name, yes_i_really_really_mean_it=True)
 
+
+# ---------------------------------------------------------------------------
+# Images, snapshots and clones through librbd (added by the snapshot helper,
+# issue 6). Tests create and inspect images directly, independent of rbd_image.
+# ---------------------------------------------------------------------------
+
+def create_rbd_pool(ceph, name: str, namespaces: tuple[str, ...] = ()) -> None:
+    """A pool initialised for RBD, with the given RBD namespaces."""
+    import rbd  # pylint: disable=import-outside-toplevel
+
+    create_pool(ceph, name)
+    with ceph.open_ioctx(name) as ioctx:
+        rbd.RBD().pool_init(ioctx, True)
+        for namespace in namespaces:
+            rbd.RBD().namespace_create(ioctx, namespace)
+
+
+def rbd_ioctx(ceph, pool: str, namespace: str = ""):
+    """An I/O context on a pool and RBD namespace; the caller closes it (``with``)."""
+    ioctx = ceph.open_ioctx(pool)
+    if namespace:
+        ioctx.set_namespace(namespace)
+    return ioctx
+
+
+def create_image(ceph, pool: str, name: str, size: int, namespace: str = "") -> None:
+    import rbd  # pylint: disable=import-outside-toplevel
+
+    with rbd_ioctx(ceph, pool, namespace) as ioctx:
+        rbd.RBD().create(ioctx, name, size)
+
+
+def image_names(ceph, pool: str, namespace: str = "") -> list[str]:
+    import rbd  # pylint: disable=import-outside-toplevel
+
+    with rbd_ioctx(ceph, pool, namespace) as ioctx:
+        return sorted(rbd.RBD().list(ioctx))
+
+
+def write_image(ceph, pool: str, name: str, data: bytes, offset: int = 0, namespace: str = "") -> None:
+    import rbd  # pylint: disable=import-outside-toplevel
+
+    with rbd_ioctx(ceph, pool, namespace) as ioctx, rbd.Image(ioctx, name) as image:
+        image.write(data, offset)
+        image.flush()
+
+
+def read_image(ceph, pool: str, name: str, length: int, offset: int = 0, namespace: str = "") -> bytes:
+    import rbd  # pylint: disable=import-outside-toplevel
+
+    with rbd_ioctx(ceph, pool, namespace) as ioctx, rbd.Image(ioctx, name, read_only=True) as image:
+        return image.read(offset, length)
+
+
+def image_size(ceph, pool: str, name: str, namespace: str = "") -> int:
+    import rbd  # pylint: disable=import-outside-toplevel
+
+    with rbd_ioctx(ceph, pool, namespace) as ioctx, rbd.Image(ioctx, name, read_only=True) as image:
+        return image.size()
+
+
+def image_snapshots(ceph, pool: str, name: str, namespace: str = "") -> dict[str, dict[str, Any]]:
+    """The image's snapshots by name: id, size, protected."""
+    import rbd  # pylint: disable=import-outside-toplevel
+
+    with rbd_ioctx(ceph, pool, namespace) as ioctx, rbd.Image(ioctx, name, read_only=True) as image:
+        return {s["name"]: {"id": s["id"], "size": s["size"], "protected": image.is_protected_snap(s["name"])}
+                for s in image.list_snaps()}
+
+
+def clone_image(ceph, pool: str, parent: str, snapshot: str, child: str, namespace: str = "") -> None:
+    """Clone pool/[namespace/]parent@snapshot into pool/[namespace/]child.
+
+    The clone stays in the parent's namespace: clone format 1 (what a cluster that
+    allows pre-Mimic clients uses) cannot clone across namespaces.
+    """
+    import rbd  # pylint: disable=import-outside-toplevel
+
+    with rbd_ioctx(ceph, pool, namespace) as ioctx:
+        rbd.RBD().clone(ioctx, parent, snapshot, ioctx, child)
+
+
+def resize_image(ceph, pool: str, name: str, size: int, namespace: str = "") -> None:
+    import rbd  # pylint: disable=import-outside-toplevel
+
+    with rbd_ioctx(ceph, pool, namespace) as ioctx, rbd.Image(ioctx, name) as image:
+        image.resize(size)
+
+
+def flatten_image(ceph, pool: str, name: str, namespace: str = "") -> None:
+    import rbd  # pylint: disable=import-outside-toplevel
+
+    with rbd_ioctx(ceph, pool, namespace) as ioctx, rbd.Image(ioctx, name) as image:
+        image.flatten()
+
+
+def image_parent(ceph, pool: str, name: str, namespace: str = "") -> str | None:
+    """``pool/image@snap`` of a clone's parent, None for an image without one."""
+    import rbd  # pylint: disable=import-outside-toplevel
+
+    with rbd_ioctx(ceph, pool, namespace) as ioctx, rbd.Image(ioctx, name, read_only=True) as image:
+        try:
+            parent = image.get_parent_image_spec()
+        except rbd.ImageNotFound:
+            return None
+        namespace = f"{parent['pool_namespace']}/" if parent.get("pool_namespace") else ""
+        return f"{parent['pool_name']}/{namespace}{parent['image_name']}@{parent['snap_name']}"
+
+
+@contextmanager
+def image_held_open(ceph, pool: str, name: str, namespace: str = "") -> Iterator[Any]:
+    """Keep an image open read-write in this process: that registers a watcher ("in use")."""
+    import rbd  # pylint: disable=import-outside-toplevel
+
+    with rbd_ioctx(ceph, pool, namespace) as ioctx, rbd.Image(ioctx, name) as image:
+        yield image
+
+
+def remove_image(ceph, pool: str, name: str, namespace: str = "") -> None:
+    import rbd  # pylint: disable=import-outside-toplevel
+
+    with rbd_ioctx(ceph, pool, namespace) as ioctx:
+        rbd.RBD().remove(ioctx, name)
 
 # --- rbd_pool / ceph_crush_rule (helper "pool") -------------------------------------------
 
@@ -89,14 +213,6 @@ def rbd_namespaces(ceph, pool: str) -> list[str]:
 
     with ceph.open_ioctx(pool) as ioctx:
         return sorted(rbd.RBD().namespace_list(ioctx))
-
-
-def create_image(ceph, pool: str, name: str, namespace: str = "", size: int = 4 << 20) -> None:
-    import rbd  # pylint: disable=import-outside-toplevel
-
-    with ceph.open_ioctx(pool) as ioctx:
-        ioctx.set_namespace(namespace)
-        rbd.RBD().create(ioctx, name, size)
 
 
 def set_monitor_option(ceph, name: str, value: str) -> None:

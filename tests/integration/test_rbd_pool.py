@@ -175,7 +175,7 @@ def test_tenant_pool_with_quota_and_namespaces(ceph, pool_name):
     assert run_module("rbd_pool", change).changed is False
 
     # A pool holding an image is not deleted without force.
-    create_image(ceph, pool_name, "vol-1", namespace="tenant-a")
+    create_image(ceph, pool_name, "vol-1", 4 << 20, namespace="tenant-a")
     before = pool_settings(ceph, pool_name)
     refused = run_module("rbd_pool", {"name": pool_name, "state": "absent"})
     assert refused.failed
