@@ -148,6 +148,18 @@ def check_profile(name: str, existing: dict[str, Any] | None, given: dict[str, A
     return {"name": name, "k": given["k"], "m": given["m"], "failure_domain": given.get("failure_domain", "host")}
 
 
+def check_erasure_min_size(wanted: dict[str, Any], profile: dict[str, Any]) -> None:
+    """An erasure-coded pool's min_size must lie between k and k+m of its profile."""
+    min_size = wanted.get("min_size")
+    k, m = profile.get("k"), profile.get("m")
+    if min_size is None or k is None or m is None:
+        return
+    if not k <= min_size <= k + m:
+        raise InvalidInputError(
+            f"min_size ({min_size}) of an erasure-coded pool with k={k}, m={m} must be between {k} and {k + m}"
+        )
+
+
 def check_rule(rule_name: str, rules: dict[str, dict[str, Any]], pool_type: str) -> None:
     """Refuse an unknown CRUSH rule or one of the wrong kind for the pool."""
     rule = rules.get(rule_name)

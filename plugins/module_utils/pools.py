@@ -141,8 +141,7 @@ def _monitor_config(cluster: CephCluster) -> dict[str, str]:
 def pool_defaults(cluster: CephCluster, rules: dict[int, dict[str, Any]]) -> dict[str, Any]:
     """The monitors' defaults for a new pool; crush_rule as a rule name.
 
-    ``rules``: CRUSH rules by id (type 1 = replicated). Also tells whether the
-    monitors allow deleting pools (``mon_allow_pool_delete``).
+    ``rules``: CRUSH rules by id (type 1 = replicated).
     """
     config = _monitor_config(cluster)
     rule_id = int(config.get(_DEFAULT_OPTIONS["crush_rule"], "-1"))
@@ -155,8 +154,12 @@ def pool_defaults(cluster: CephCluster, rules: dict[int, dict[str, Any]]) -> dic
         "pg_num": int(config.get(_DEFAULT_OPTIONS["pg_num"], "32")),
         "pg_autoscale_mode": config.get(_DEFAULT_OPTIONS["pg_autoscale_mode"], "on"),
         "crush_rule": rules[rule_id]["rule_name"] if rule_id in rules else str(rule_id),
-        "allow_pool_delete": config.get("mon_allow_pool_delete", "false").lower() == "true",
     }
+
+
+def monitors_allow_pool_delete(cluster: CephCluster) -> bool:
+    """``mon_allow_pool_delete`` as the leading monitor last reported it to the mgr."""
+    return _monitor_config(cluster).get("mon_allow_pool_delete", "false").lower() == "true"
 
 
 def pool_contents(cluster: CephCluster, pool: dict[str, Any]) -> dict[str, Any]:

@@ -375,6 +375,7 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import
     PermissionDeniedError,
 )
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.pool_plan import (
+    check_erasure_min_size,
     check_existing,
     check_profile,
     check_rule,
@@ -391,6 +392,7 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.pools import 
     delete_pool,
     deletion_disabled_message,
     get_pool,
+    monitors_allow_pool_delete,
     pool_contents,
     pool_defaults,
 )
@@ -441,13 +443,14 @@ def plan_present(cluster: CephCluster, params: dict[str, Any], wanted: dict[str,
         check_rule(wanted["crush_rule"], rules, pool_type)
     changes: list[dict[str, Any]] = []
     profile = None
-    if pool_type == "erasure" and (before is None or wanted_profile(params)):
+    if pool_type == "erasure" and (before is None or wanted_profile(params) or "min_size" in wanted):
         profile_name = wanted.get("erasure_profile") or (before or {}).get("erasure_profile") or "default"
         existing = get_erasure_profile(cluster, profile_name)
         to_create = check_profile(profile_name, existing, wanted_profile(params))
         if to_create:
             changes.append({"action": "create_erasure_profile", "profile": to_create})
         profile = existing or to_create
+        check_erasure_min_size(wanted, profile)
     if before is None:
         create, state = creation(name, wanted, defaults, profile)
         check_existing(name, wanted, state)
@@ -476,7 +479,7 @@ def plan_absent(cluster: CephCluster, before: dict[str, Any] | None, force: bool
                 "delete it with everything in it",
                 **contents,
             )
-    if check_mode and not pool_defaults(cluster, crush_rules_by_id(cluster))["allow_pool_delete"]:
+    if check_mode and not monitors_allow_pool_delete(cluster):
         raise PermissionDeniedError(deletion_disabled_message(before["name"]))
     return [{"action": "delete"}]
 

@@ -159,6 +159,7 @@ def remove_image(ceph, pool: str, name: str, namespace: str = "") -> None:
     with rbd_ioctx(ceph, pool, namespace) as ioctx:
         rbd.RBD().remove(ioctx, name)
 
+
 # --- rbd_pool / ceph_crush_rule (helper "pool") -------------------------------------------
 
 POOL_SETTING_KEYS = ("pool_id", "type", "size", "min_size", "crush_rule", "pg_num_target",

@@ -144,6 +144,8 @@ def test_erasure_coded_data_pool(ceph, pool_name):
         assert different.failed and "exists with other settings (k is 2 not 3)" in different.msg
         to_replicated = run_module("rbd_pool", {"name": pool_name, "pool_type": "replicated"})
         assert to_replicated.failed and "pool_type cannot be changed to replicated" in to_replicated.msg
+        below_k = run_module("rbd_pool", {"name": pool_name, "min_size": 1})
+        assert below_k.failed and "with k=2, m=1 must be between 2 and 3" in below_k.msg
         assert pool_settings(ceph, pool_name) == before
         assert erasure_profile(ceph, profile) == made
 

@@ -8,6 +8,7 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import
     NotFoundError,
 )
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.pool_plan import (
+    check_erasure_min_size,
     check_existing,
     check_profile,
     check_rule,
@@ -233,3 +234,11 @@ def test_rule_summary_reads_root_class_and_failure_domain():
                                   "failure_domain": "host", "device_class": "ssd"}
     plain = dict(rule, steps=[{"op": "take", "item_name": "default"}, {"op": "choose_firstn", "type": "osd"}])
     assert rule_summary(plain)["device_class"] is None
+
+
+def test_erasure_min_size_must_lie_between_k_and_k_plus_m():
+    profile = {"k": 2, "m": 1}
+    check_erasure_min_size({"min_size": 2}, profile)
+    check_erasure_min_size({}, profile)
+    with pytest.raises(InvalidInputError, match="must be between 2 and 3"):
+        check_erasure_min_size({"min_size": 1}, profile)
