@@ -159,12 +159,18 @@ def test_erasure_coded_data_pool(ceph, pool_name):
 
 def test_tenant_pool_with_quota_and_namespaces(ceph, pool_name):
     args = {"name": pool_name, "pg_num": 8, "quota_max_bytes": "10G", "quota_max_objects": 1000,
-            "namespaces": ["tenant-a", "tenant-b"]}
+            "namespaces": ["tenant-a", "tenant-b"], "compression_mode": "aggressive",
+            "compression_algorithm": "zstd", "target_size_ratio": 0.1, "pg_autoscale_mode": "warn"}
     created = converge(args)
     assert created["pool"]["namespaces"] == ["tenant-a", "tenant-b"]
     assert rbd_namespaces(ceph, pool_name) == ["tenant-a", "tenant-b"]
     detail = pool_detail(ceph, pool_name)
     assert (detail["quota_max_bytes"], detail["quota_max_objects"]) == (10 << 30, 1000)
+    assert detail["options"]["compression_mode"] == "aggressive"
+    assert detail["options"]["compression_algorithm"] == "zstd"
+    assert abs(detail["options"]["target_size_ratio"] - 0.1) < 1e-6
+    assert detail["pg_autoscale_mode"] == "warn"
+    assert created["pool"]["target_size_ratio"] == 0.1
 
     # Adding a namespace and removing the object quota; namespaces not listed are kept.
     change = {"name": pool_name, "quota_max_objects": 0, "namespaces": ["tenant-c"]}
