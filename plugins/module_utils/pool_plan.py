@@ -48,6 +48,11 @@ RULE_TYPES = {1: "replicated", 3: "erasure"}
 
 RATIO_TOLERANCE = 1e-6
 
+NAMESPACES_NEED_REPLICATED = (
+    "RBD namespaces keep their metadata in omap, which erasure-coded pools lack: create them in the "
+    "replicated pool that holds the images' metadata"
+)
+
 
 def _positive_int(value: Any, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
@@ -112,6 +117,8 @@ def _check_erasure_options(params: dict[str, Any], wanted: dict[str, Any]) -> No
         raise InvalidInputError(f"{', '.join(profile_keys)} describe a profile: also name it with erasure_profile")
     if wanted.get("allow_ec_overwrites") and wanted.get("pool_type") == "replicated":
         raise InvalidInputError("allow_ec_overwrites applies to erasure-coded pools only")
+    if is_erasure and wanted.get("namespaces"):
+        raise InvalidInputError(NAMESPACES_NEED_REPLICATED)
     if is_erasure and wanted.get("size") is not None:
         raise InvalidInputError("size of an erasure-coded pool is k+m of its erasure-code profile; do not set size")
     if params.get("erasure_k") is not None:
@@ -186,6 +193,8 @@ def check_existing(name: str, wanted: dict[str, Any], current: dict[str, Any]) -
         )
     if current["type"] == "erasure" and wanted.get("size") is not None:
         raise InvalidInputError("size of an erasure-coded pool is k+m of its erasure-code profile; do not set size")
+    if current["type"] == "erasure" and wanted.get("namespaces"):
+        raise InvalidInputError(NAMESPACES_NEED_REPLICATED)
     if current["type"] == "replicated" and wanted.get("allow_ec_overwrites"):
         raise InvalidInputError("allow_ec_overwrites applies to erasure-coded pools only")
     if current["allow_ec_overwrites"] and wanted.get("allow_ec_overwrites") is False:

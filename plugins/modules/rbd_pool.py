@@ -140,7 +140,8 @@ options:
   namespaces:
     description:
       - RBD namespaces that must exist in the pool (created when missing). Namespaces not
-        listed are left alone, never deleted. Needs O(application=rbd).
+        listed are left alone, never deleted. Needs O(application=rbd) and a replicated pool
+        (namespaces keep their metadata in omap, which erasure-coded pools lack).
     type: list
     elements: str
   force:

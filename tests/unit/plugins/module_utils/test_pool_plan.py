@@ -242,3 +242,11 @@ def test_erasure_min_size_must_lie_between_k_and_k_plus_m():
     check_erasure_min_size({}, profile)
     with pytest.raises(InvalidInputError, match="must be between 2 and 3"):
         check_erasure_min_size({"min_size": 1}, profile)
+
+
+def test_namespaces_are_refused_on_erasure_coded_pools():
+    with pytest.raises(InvalidInputError, match="erasure-coded pools lack"):
+        desired_pool(params(pool_type="erasure", namespaces=["a"]))
+    ec_pool = dict(EXISTING, type="erasure", erasure_profile="k2m1")
+    with pytest.raises(InvalidInputError, match="erasure-coded pools lack"):
+        check_existing("vols", desired_pool(params(namespaces=["a"])), ec_pool)
