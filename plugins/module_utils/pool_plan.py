@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import (
+    InUseError,
     InvalidInputError,
     NotFoundError,
 )
@@ -340,3 +341,20 @@ def rule_summary(rule: dict[str, Any]) -> dict[str, Any]:
         "type": RULE_TYPES.get(rule.get("type"), str(rule.get("type"))),
         "root": root, "failure_domain": failure_domain, "device_class": device_class or None,
     }
+
+
+def refuse_deleting_contents(name: str, contents: dict[str, Any], limit: int) -> None:
+    """Raise InUseError naming what a pool holds (``pools.pool_contents``), if anything."""
+    held = []
+    if contents["images"]:
+        shown = ", ".join(contents["images"][:10]) + (", ..." if len(contents["images"]) > 10 else "")
+        held.append(f"{len(contents['images'])} RBD image(s) ({shown})")
+    if contents["objects"]:
+        more = " or more" if contents["objects"] >= limit else ""
+        held.append(f"{contents['objects']}{more} object(s)")
+    if held:
+        raise InUseError(
+            f"pool {name!r} holds {' and '.join(held)}; not deleted. Set force: true to delete it "
+            "with everything in it",
+            **contents,
+        )

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from itertools import islice
 from typing import Any
 
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.ceph_connection import CephCluster
@@ -114,6 +115,8 @@ RBD_POOL_METADATA_OBJECTS = frozenset(
     ("rbd_info", "rbd_directory", "rbd_children", "rbd_namespace", "rbd_trash", "rbd_mirroring", "rbd_task")
 )
 
+OBJECT_COUNT_LIMIT = 1000
+
 _DEFAULT_OPTIONS = {
     "size": "osd_pool_default_size",
     "min_size": "osd_pool_default_min_size",
@@ -165,7 +168,8 @@ def monitors_allow_pool_delete(cluster: CephCluster) -> bool:
 def pool_contents(cluster: CephCluster, pool: dict[str, Any]) -> dict[str, Any]:
     """RBD images (``namespace/name`` inside a namespace) and other objects a pool holds.
 
-    ``pool`` is the pool dict; RBD's own bookkeeping objects are not counted.
+    ``pool`` is the pool dict; RBD's own bookkeeping objects are not counted, and
+    counting stops at OBJECT_COUNT_LIMIT (a big pool is not listed to the end).
     """
     name = pool["name"]
     images: list[str] = []
@@ -178,7 +182,8 @@ def pool_contents(cluster: CephCluster, pool: dict[str, Any]) -> dict[str, Any]:
         ioctx = cluster.handle.open_ioctx(name)
         try:
             ioctx.set_namespace(rados.LIBRADOS_ALL_NSPACES)
-            objects = sum(1 for obj in ioctx.list_objects() if obj.key not in RBD_POOL_METADATA_OBJECTS)
+            data_objects = (obj for obj in ioctx.list_objects() if obj.key not in RBD_POOL_METADATA_OBJECTS)
+            objects = sum(1 for _obj in islice(data_objects, OBJECT_COUNT_LIMIT))
         finally:
             ioctx.close()
     return {"images": sorted(images), "objects": objects}

@@ -372,7 +372,6 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.crush import 
 )
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import (
     CephRbdError,
-    InUseError,
     PermissionDeniedError,
 )
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.pool_plan import (
@@ -384,11 +383,13 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.pool_plan imp
     desired_pool,
     plan_changes,
     predict_all,
+    refuse_deleting_contents,
     rule_summary,
     settings_view,
     wanted_profile,
 )
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.pools import (
+    OBJECT_COUNT_LIMIT,
     apply_pool_change,
     delete_pool,
     deletion_disabled_message,
@@ -468,18 +469,7 @@ def plan_absent(cluster: CephCluster, before: dict[str, Any] | None, force: bool
     if before is None:
         return []
     if not force:
-        contents = pool_contents(cluster, before)
-        if contents["images"] or contents["objects"]:
-            held = []
-            if contents["images"]:
-                held.append(f"{len(contents['images'])} RBD image(s) ({', '.join(contents['images'][:10])})")
-            if contents["objects"]:
-                held.append(f"{contents['objects']} object(s)")
-            raise InUseError(
-                f"pool {before['name']!r} holds {' and '.join(held)}; not deleted. Set force: true to "
-                "delete it with everything in it",
-                **contents,
-            )
+        refuse_deleting_contents(before["name"], pool_contents(cluster, before), OBJECT_COUNT_LIMIT)
     if check_mode and not monitors_allow_pool_delete(cluster):
         raise PermissionDeniedError(deletion_disabled_message(before["name"]))
     return [{"action": "delete"}]

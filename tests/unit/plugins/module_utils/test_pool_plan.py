@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import (
+    InUseError,
     InvalidInputError,
     NotFoundError,
 )
@@ -17,6 +18,7 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.pool_plan imp
     desired_pool,
     plan_changes,
     predict_all,
+    refuse_deleting_contents,
     rule_summary,
     settings_view,
     wanted_profile,
@@ -250,3 +252,11 @@ def test_namespaces_are_refused_on_erasure_coded_pools():
     ec_pool = dict(EXISTING, type="erasure", erasure_profile="k2m1")
     with pytest.raises(InvalidInputError, match="erasure-coded pools lack"):
         check_existing("vols", desired_pool(params(namespaces=["a"])), ec_pool)
+
+
+def test_deleting_a_pool_with_images_or_objects_is_refused_naming_them():
+    refuse_deleting_contents("vols", {"images": [], "objects": 0}, 1000)
+    with pytest.raises(InUseError, match=r"holds 1 RBD image\(s\) \(t/vol-1\) and 5 object\(s\)"):
+        refuse_deleting_contents("vols", {"images": ["t/vol-1"], "objects": 5}, 1000)
+    with pytest.raises(InUseError, match=r"holds 1000 or more object\(s\); not deleted. Set force: true"):
+        refuse_deleting_contents("vols", {"images": [], "objects": 1000}, 1000)
