@@ -87,9 +87,19 @@ def open_image(
         image.close()
 
 
-def image_watchers(image: Any) -> list[str]:
-    """Addresses of the clients watching an image (each one has it open)."""
-    return sorted(w["addr"] for w in image.watchers_list())
+def image_watchers(image: Any, exclude_client_id: int | None = None) -> list[str]:
+    """Addresses of the clients watching an image (each one has it open).
+
+    ``exclude_client_id`` leaves out one client: the caller's own read-write open.
+    """
+    return sorted(w["addr"] for w in image.watchers_list() if w.get("id") != exclude_client_id)
+
+
+def image_watcher_clients(image: Any, exclude_client_id: int | None = None) -> list[str]:
+    """The clients watching an image as 'client.<id> (<address>)', for messages."""
+    return sorted(
+        f"client.{w['id']} ({w['addr']})" for w in image.watchers_list() if w.get("id") != exclude_client_id
+    )
 
 
 def image_lockers(image: Any) -> list[str]:

@@ -160,6 +160,70 @@ def remove_image(ceph, pool: str, name: str, namespace: str = "") -> None:
         rbd.RBD().remove(ioctx, name)
 
 
+# ---------------------------------------------------------------------------
+# Images in more detail, EC pools and the trash (added by the image helper, issue 5).
+# ---------------------------------------------------------------------------
+
+def create_ec_pool(ceph, name: str, overwrites: bool = True) -> None:
+    """An erasure-coded k=2,m=1 pool (one OSD per chunk), optionally allowing overwrites."""
+    mon(ceph, "osd erasure-code-profile set", name="k2m1-osd", profile=["k=2", "m=1", "crush-failure-domain=osd"])
+    mon(ceph, "osd pool create", pool=name, pg_num=8, pgp_num=8, pool_type="erasure",
+        erasure_code_profile="k2m1-osd")
+    if overwrites:
+        mon(ceph, "osd pool set", pool=name, var="allow_ec_overwrites", val="true")
+    mon(ceph, "osd pool application enable", pool=name, app="rbd")
+
+
+def trash_names(ceph, pool: str, namespace: str = "") -> list[str]:
+    import rbd  # pylint: disable=import-outside-toplevel
+
+    with rbd_ioctx(ceph, pool, namespace) as ioctx:
+        return sorted(entry["name"] for entry in rbd.RBD().trash_list(ioctx))
+
+
+def image_state(ceph, pool: str, name: str, namespace: str = "") -> dict[str, Any] | None:
+    """What librbd says about an image (read-only open), or None when it does not exist."""
+    import rbd  # pylint: disable=import-outside-toplevel
+
+    with rbd_ioctx(ceph, pool, namespace) as ioctx:
+        if name not in rbd.RBD().list(ioctx):
+            return None
+        with rbd.Image(ioctx, name, read_only=True) as image:
+            try:
+                parent = image.get_parent_image_spec()
+            except rbd.ImageNotFound:
+                parent = None
+            snaps = [s for s in image.list_snaps() if s.get("namespace", 0) == 0]
+            return {
+                "id": image.id(),
+                "size": image.size(),
+                "features": image.features(),
+                "flags": image.flags(),
+                "object_size": image.stat()["obj_size"],
+                "stripe_unit": image.stripe_unit(),
+                "stripe_count": image.stripe_count(),
+                "data_pool_id": image.data_pool_id(),
+                "parent": parent,
+                "metadata": dict(image.metadata_list()),
+                "snapshots": {s["name"]: image.is_protected_snap(s["name"]) for s in snaps},
+            }
+
+
+def create_test_image(ceph, pool: str, name: str, size: int, namespace: str = "", features: int = 29,
+                      snapshot: str | None = None, data: bytes | None = None) -> None:
+    """An image made directly with librbd (default features layering, exclusive-lock,
+    object-map, fast-diff), optionally with data at offset 0 and a snapshot."""
+    import rbd  # pylint: disable=import-outside-toplevel
+
+    with rbd_ioctx(ceph, pool, namespace) as ioctx:
+        rbd.RBD().create(ioctx, name, size, old_format=False, features=features)
+        with rbd.Image(ioctx, name) as image:
+            if data:
+                image.write(data, 0)
+            if snapshot:
+                image.create_snap(snapshot)
+
+
 # --- rbd_pool / ceph_crush_rule (helper "pool") -------------------------------------------
 
 POOL_SETTING_KEYS = ("pool_id", "type", "size", "min_size", "crush_rule", "pg_num_target",

@@ -1,0 +1,464 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 limiquantix contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Reading and changing RBD images through librbd, one image or a batch per connection.
+
+The batch path is built for hundreds of images: each pool/namespace is listed
+once, each clone parent and pool detail is read once (:class:`ImageCatalog`),
+an unchanged image is opened once (read-only, no watcher), a changed one once
+more read-write to apply and read back, and used bytes (diff-iterate) are only
+computed when asked. Planning is pure (``image_plan``); everything is planned
+and checked before the first change.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.ceph_connection import CephCluster
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import (
+    CephRbdError,
+    InvalidInputError,
+    NotFoundError,
+    translated_errors,
+)
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.image_plan import (
+    DEFAULT_FEATURES,
+    QOS_CONFIG_PREFIX,
+    clone_format,
+    deletion_plan,
+    describe_change,
+    feature_bits,
+    feature_names,
+    plan_image,
+    predict_image,
+    request_spec,
+    split_image_metadata,
+)
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.rbd_common import (
+    image_children,
+    image_lockers,
+    image_spec,
+    image_watcher_clients,
+    image_watchers,
+    open_image,
+)
+
+try:
+    import rbd
+except ImportError:  # the module reports missing bindings before calling in here
+    rbd = None
+
+USER_SNAPSHOT_NAMESPACE = 0  # RBD_SNAP_NAMESPACE_TYPE_USER
+
+
+class ImageCatalog:
+    """Per-run caches over one connection: listings, namespaces, pools, parents, clone format."""
+
+    def __init__(self, cluster: CephCluster) -> None:
+        self.cluster = cluster
+        self.own_client_id = cluster.handle.get_instance_id()
+        self._names: dict[tuple[str, str], set[str]] = {}
+        self._pool_details: dict[str, dict[str, Any]] | None = None
+        self._pool_names: dict[int, str] = {}
+        self._parents: dict[str, dict[str, Any]] = {}
+        self._clone_formats: dict[str, int] = {}
+
+    def names(self, pool: str, namespace: str) -> set[str]:
+        """Image names of a pool/namespace, listed once (NotFoundError for a missing namespace)."""
+        key = (pool, namespace)
+        if key not in self._names:
+            ioctx = self.cluster.ioctx(pool, namespace)
+            if namespace:
+                with translated_errors(f"look up namespace {namespace!r} in pool {pool!r}"):
+                    exists = rbd.RBD().namespace_exists(self.cluster.ioctx(pool), namespace)
+                if not exists:
+                    raise NotFoundError(
+                        f"namespace {namespace!r} does not exist in pool {pool!r}: create it first "
+                        "(rbd_pool's namespaces option); rbd_image does not create namespaces",
+                        pool=pool, namespace=namespace,
+                    )
+            with translated_errors(f"list images in {image_spec(pool, namespace, '').rstrip('/')}"):
+                self._names[key] = {entry["name"] for entry in rbd.RBD().list2(ioctx)}
+        return self._names[key]
+
+    def pool_name(self, pool_id: int) -> str:
+        if pool_id not in self._pool_names:
+            with translated_errors(f"look up pool id {pool_id}"):
+                self._pool_names[pool_id] = self.cluster.handle.pool_reverse_lookup(pool_id)
+        return self._pool_names[pool_id]
+
+    def pool_detail(self, pool: str) -> dict[str, Any] | None:
+        if self._pool_details is None:
+            details = self.cluster.mon_command("osd pool ls", detail="detail") or []
+            self._pool_details = {d["pool_name"]: d for d in details}
+        return self._pool_details.get(pool)
+
+    def check_data_pool(self, pool: str) -> None:
+        """A data pool must be an erasure-coded pool that allows overwrites."""
+        detail = self.pool_detail(pool)
+        if detail is None:
+            raise NotFoundError(f"data_pool {pool!r} does not exist", pool=pool)
+        if detail.get("type") != 3:
+            raise InvalidInputError(
+                f"data_pool {pool!r} is not an erasure-coded pool: data_pool is for an EC pool with "
+                "allow_ec_overwrites (a replicated pool holds images directly: use it as pool)"
+            )
+        if "ec_overwrites" not in (detail.get("flags_names") or "").split(","):
+            raise InvalidInputError(
+                f"data_pool {pool!r} does not allow overwrites: set allow_ec_overwrites on it first "
+                "(rbd_pool allow_ec_overwrites: true)"
+            )
+
+    def clone_format(self, pool: str) -> int:
+        """The clone format librbd will use for a clone in ``pool`` (1 needs protected snapshots)."""
+        if pool not in self._clone_formats:
+            with translated_errors(f"read rbd_default_clone_format of pool {pool!r}"):
+                try:
+                    setting = rbd.RBD().config_get(self.cluster.ioctx(pool), "rbd_default_clone_format")
+                except KeyError:
+                    setting = self.cluster.handle.conf_get("rbd_default_clone_format")
+            compat = ""
+            if setting not in ("1", "2"):
+                compat = (self.cluster.mon_command("osd dump") or {}).get("require_min_compat_client", "")
+            self._clone_formats[pool] = clone_format(setting, compat)
+        return self._clone_formats[pool]
+
+    def parent(self, source: dict[str, Any]) -> dict[str, Any]:
+        """The clone source snapshot (size, object size, protected), read once per snapshot."""
+        spec = image_spec(source["pool"], source["namespace"], source["image"], source["snapshot"])
+        if spec not in self._parents:
+            if source["image"] not in self.names(source["pool"], source["namespace"]):
+                raise NotFoundError(f"clone_from {spec}: image {image_spec(source['pool'], source['namespace'], source['image'])} does not exist")
+            with open_image(self.cluster, source["pool"], source["namespace"], source["image"]) as image:
+                snaps = {s["name"]: s for s in image.list_snaps() if s.get("namespace", 0) == USER_SNAPSHOT_NAMESPACE}
+                if source["snapshot"] not in snaps:
+                    raise NotFoundError(
+                        f"clone_from {spec}: snapshot {source['snapshot']!r} does not exist "
+                        f"(snapshots: {', '.join(sorted(snaps)) or 'none'})"
+                    )
+                self._parents[spec] = {
+                    "spec": spec,
+                    "size": snaps[source["snapshot"]]["size"],
+                    "object_size": image.stat()["obj_size"],
+                    "protected": image.is_protected_snap(source["snapshot"]),
+                }
+        return self._parents[spec]
+
+    def forget(self, pool: str, namespace: str, name: str, exists: bool) -> None:
+        """Keep the cached listing true after a create or delete."""
+        names = self._names.get((pool, namespace))
+        if names is not None:
+            (names.add if exists else names.discard)(name)
+
+
+# ---------------------------------------------------------------- reading
+
+def used_bytes(image: Any) -> int:
+    """Bytes of allocated objects of the image itself (diff-iterate; fast with fast-diff)."""
+    total = [0]
+
+    def count(_offset: int, length: int, exists: bool) -> int:
+        if exists:
+            total[0] += length
+        return 0
+
+    image.diff_iterate(0, image.size(), None, count, include_parent=False, whole_object=True)
+    return total[0]
+
+
+def image_snapshots(image: Any) -> list[dict[str, Any]]:
+    """User snapshots of an open image: name, id, size, protected."""
+    snapshots = []
+    for snap in image.list_snaps():
+        if snap.get("namespace", 0) != USER_SNAPSHOT_NAMESPACE:
+            continue
+        snapshots.append({
+            "name": snap["name"],
+            "id": snap["id"],
+            "size": snap["size"],
+            "protected": image.is_protected_snap(snap["name"]),
+        })
+    return sorted(snapshots, key=lambda s: s["id"])
+
+
+def image_parent(image: Any) -> dict[str, Any] | None:
+    """The clone parent as pool, namespace, image, snapshot; None for an image that is no clone."""
+    try:
+        spec = image.get_parent_image_spec()
+    except rbd.ImageNotFound:
+        return None
+    return {
+        "pool": spec["pool_name"],
+        "namespace": spec.get("pool_namespace", ""),
+        "image": spec["image_name"],
+        "snapshot": spec["snap_name"],
+    }
+
+
+def describe_image(image: Any, pool: str, namespace: str, name: str, catalog: ImageCatalog,
+                   with_usage: bool) -> dict[str, Any]:
+    """The collection's image dict of an open image."""
+    stat = image.stat()
+    features = feature_names(image.features())
+    qos, metadata = split_image_metadata(list(image.metadata_list()))
+    data_pool = catalog.pool_name(image.data_pool_id()) if "data-pool" in features else None
+    return {
+        "pool": pool,
+        "namespace": namespace,
+        "name": name,
+        "id": image.id(),
+        "size": stat["size"],
+        "features": features,
+        "object_size": stat["obj_size"],
+        "stripe_unit": image.stripe_unit(),
+        "stripe_count": image.stripe_count(),
+        "data_pool": data_pool,
+        "parent": image_parent(image),
+        "snapshots": image_snapshots(image),
+        "watchers": image_watchers(image, exclude_client_id=catalog.own_client_id),
+        "provisioned_bytes": stat["size"],
+        "used_bytes": used_bytes(image) if with_usage else None,
+        "qos": dict(sorted(qos.items())),
+        "metadata": dict(sorted(metadata.items())),
+    }
+
+
+def image_users(image: Any, own_client_id: int) -> dict[str, list[str]]:
+    """Who holds an open image: watcher clients (not us), lock holders, clone children."""
+    return {
+        "watchers": image_watcher_clients(image, exclude_client_id=own_client_id),
+        "lockers": image_lockers(image),
+        "children": image_children(image),
+    }
+
+
+def read_image_and_users(cluster: CephCluster, catalog: ImageCatalog, pool: str, namespace: str, name: str,
+                         with_usage: bool, with_users: bool) -> tuple[dict[str, Any] | None, dict[str, list[str]]]:
+    """One image dict and, when asked, its users, from one read-only open (no watcher).
+
+    The image is None when it does not exist.
+    """
+    if name not in catalog.names(pool, namespace):
+        return None, {}
+    try:
+        with open_image(cluster, pool, namespace, name) as image:
+            users = image_users(image, catalog.own_client_id) if with_users else {}
+            return describe_image(image, pool, namespace, name, catalog, with_usage), users
+    except NotFoundError:
+        return None, {}
+
+
+def read_image(cluster: CephCluster, catalog: ImageCatalog, pool: str, namespace: str, name: str,
+               with_usage: bool) -> dict[str, Any] | None:
+    """One image dict (read-only open, no watcher), or None when it does not exist."""
+    return read_image_and_users(cluster, catalog, pool, namespace, name, with_usage, with_users=False)[0]
+
+
+def list_images(cluster: CephCluster, pool: str, namespace: str = "", name: str | None = None,
+                with_usage: bool = True) -> list[dict[str, Any]]:
+    """Every image of a pool/namespace (or the one named) as image dicts, sorted by name."""
+    catalog = ImageCatalog(cluster)
+    names = catalog.names(pool, namespace)
+    wanted = sorted(n for n in names if name is None or n == name)
+    images = []
+    for image_name in wanted:
+        image = read_image(cluster, catalog, pool, namespace, image_name, with_usage)
+        if image is not None:  # deleted since it was listed
+            images.append(image)
+    return images
+
+
+# ---------------------------------------------------------------- planning
+
+def _clone_changes(catalog: ImageCatalog, request: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Check the clone source; plan protecting its snapshot when the cluster clones in format 1."""
+    source = request["clone_from"]
+    parent = catalog.parent(source)
+    if catalog.clone_format(request["pool"]) == 2:
+        return [], parent
+    if source["namespace"] != request["namespace"]:
+        raise InvalidInputError(
+            f"clone_from {parent['spec']}: this cluster makes format 1 clones (require_min_compat_client "
+            "is below mimic), which cannot cross namespaces: clone within the same namespace, or set "
+            "require_min_compat_client mimic (or rbd_default_clone_format 2)"
+        )
+    if parent["protected"]:
+        return [], parent
+    return [{"action": "protect_parent_snapshot", "snapshot": parent["spec"]}], parent
+
+
+def plan_request(cluster: CephCluster, catalog: ImageCatalog, request: dict[str, Any],
+                 with_usage: bool) -> dict[str, Any]:
+    """Read one image and plan its changes; raises before anything changes."""
+    pool, namespace, name = request["pool"], request["namespace"], request["name"]
+    current, users = read_image_and_users(cluster, catalog, pool, namespace, name, with_usage,
+                                          with_users=request["state"] == "absent")
+    parent = None
+    extra: list[dict[str, Any]] = []
+    if request["state"] == "present" and current is None:
+        if request["data_pool"]:
+            catalog.check_data_pool(request["data_pool"])
+        if request["clone_from"]:
+            extra, parent = _clone_changes(catalog, request)
+    changes = plan_image(current, request, parent["size"] if parent else None)
+    if request["state"] == "absent" and current is not None:
+        changes = deletion_plan(request, current, users)
+    changes = extra + changes
+    return {
+        "request": request,
+        "spec": request_spec(request),
+        "before": current,
+        "changes": changes,
+        "after": predict_image(current, request, changes, parent),
+    }
+
+
+# ---------------------------------------------------------------- applying
+
+def _apply_open_changes(image: Any, request: dict[str, Any], changes: list[dict[str, Any]]) -> None:
+    """Resize, features, qos, metadata, flatten on an image open read-write."""
+    for change in changes:
+        action = change["action"]
+        if action == "resize":
+            image.resize(change["to"], allow_shrink=request["allow_shrink"])
+        elif action in ("disable_features", "enable_features"):
+            _update_features(image, change["features"], enable=action == "enable_features")
+        elif action == "qos":
+            for key, value in change["set"].items():
+                image.config_set(QOS_CONFIG_PREFIX + key, str(value))
+            for key in change["remove"]:
+                image.config_remove(QOS_CONFIG_PREFIX + key)
+        elif action == "metadata":
+            for key, value in change["set"].items():
+                image.metadata_set(key, value)
+            for key in change["remove"]:
+                image.metadata_remove(key)
+        elif action == "flatten":
+            image.flatten()
+
+
+def _update_features(image: Any, features: list[str], enable: bool) -> None:
+    """Enable or disable features one by one, in the planned order.
+
+    librbd switches dependants along (disabling fast-diff also disables the
+    object map), so each feature is checked again before it is changed; the
+    object map is rebuilt after enabling it, as ``rbd feature enable`` advises.
+    """
+    for feature in features:
+        bit = feature_bits([feature])
+        if bool(image.features() & bit) != enable:
+            image.update_features(bit, enable)
+    if enable and {"object-map", "fast-diff"} & set(features):
+        image.rebuild_object_map()
+
+
+def _create(cluster: CephCluster, request: dict[str, Any]) -> None:
+    features = feature_bits(request["features"] or list(DEFAULT_FEATURES))
+    order = request["object_size"].bit_length() - 1 if request["object_size"] else None
+    ioctx = cluster.ioctx(request["pool"], request["namespace"])
+    layout = dict(order=order, stripe_unit=request["stripe_unit"], stripe_count=request["stripe_count"],
+                  data_pool=request["data_pool"])
+    if request["clone_from"] is None:
+        rbd.RBD().create(ioctx, request["name"], request["size"], old_format=False, features=features,
+                         order=layout["order"] or 22, stripe_unit=layout["stripe_unit"],
+                         stripe_count=layout["stripe_count"], data_pool=layout["data_pool"])
+        return
+    source = request["clone_from"]
+    parent_ioctx = cluster.ioctx(source["pool"], source["namespace"])
+    rbd.RBD().clone(parent_ioctx, source["image"], source["snapshot"], ioctx, request["name"],
+                    features=features, **layout)
+
+
+def _protect(cluster: CephCluster, source: dict[str, Any]) -> None:
+    with open_image(cluster, source["pool"], source["namespace"], source["image"], read_only=False) as image:
+        if not image.is_protected_snap(source["snapshot"]):
+            image.protect_snap(source["snapshot"])
+
+
+def _delete(cluster: CephCluster, request: dict[str, Any], changes: list[dict[str, Any]]) -> None:
+    pool, namespace, name = request["pool"], request["namespace"], request["name"]
+    for change in changes:
+        if change["action"] == "remove_snapshots":
+            with open_image(cluster, pool, namespace, name, read_only=False) as image:
+                for snapshot in change["snapshots"]:
+                    if snapshot in change["unprotect"]:
+                        image.unprotect_snap(snapshot)
+                    image.remove_snap(snapshot)
+        elif change["action"] == "remove":
+            with translated_errors(f"delete image {image_spec(pool, namespace, name)}"):
+                rbd.RBD().remove(cluster.ioctx(pool, namespace), name)
+        elif change["action"] == "trash":
+            with translated_errors(f"move image {image_spec(pool, namespace, name)} to the trash"):
+                rbd.RBD().trash_move(cluster.ioctx(pool, namespace), name)
+
+
+def apply_plan(cluster: CephCluster, catalog: ImageCatalog, plan: dict[str, Any], with_usage: bool) -> dict[str, Any] | None:
+    """Carry out one image's plan; return the image read back (None once deleted)."""
+    request, changes = plan["request"], plan["changes"]
+    pool, namespace, name = request["pool"], request["namespace"], request["name"]
+    spec = plan["spec"]
+    if request["state"] == "absent":
+        _delete(cluster, request, changes)
+        catalog.forget(pool, namespace, name, exists=False)
+        return None
+    if [change["action"] for change in changes] == ["create"]:
+        with translated_errors(f"create image {spec}"):
+            _create(cluster, request)
+        catalog.forget(pool, namespace, name, exists=True)
+        # Nothing else to do: the prediction is exact but for the id, which
+        # converge_images reads from one listing per namespace (no open).
+        return dict(plan["after"])
+    for change in changes:
+        if change["action"] == "protect_parent_snapshot":
+            _protect(cluster, request["clone_from"])
+        elif change["action"] in ("create", "clone"):
+            with translated_errors(f"{change['action']} image {spec}"):
+                _create(cluster, request)
+            catalog.forget(pool, namespace, name, exists=True)
+    with open_image(cluster, pool, namespace, name, read_only=False) as image:
+        _apply_open_changes(image, request, changes)
+        return describe_image(image, pool, namespace, name, catalog, with_usage)
+
+
+def converge_images(cluster: CephCluster, requests: list[dict[str, Any]], check_mode: bool,
+                    with_usage: bool, label: Callable[[int, str], str]) -> list[dict[str, Any]]:
+    """Plan every request, then (unless check mode) apply the plans in order.
+
+    Returns one result per request: spec, before, after, changed, actions. Errors
+    are prefixed with ``label(index, spec)`` so a batch names the failing item.
+    """
+    catalog = ImageCatalog(cluster)
+    plans = []
+    for index, request in enumerate(requests):
+        try:
+            plans.append(plan_request(cluster, catalog, request, with_usage))
+        except CephRbdError as error:
+            raise type(error)(label(index, request_spec(request)) + str(error), **error.details) from None
+    done: list[str] = []
+    for index, plan in enumerate(plans):
+        plan["actions"] = [describe_change(plan["spec"], change) for change in plan["changes"]]
+        if not plan["changes"] or check_mode:
+            continue
+        try:
+            plan["after"] = apply_plan(cluster, catalog, plan, with_usage)
+        except CephRbdError as error:
+            details = dict(error.details, done=done)
+            raise type(error)(label(index, plan["spec"]) + str(error), **details) from None
+        done.append(plan["spec"])
+    if not check_mode:
+        _fill_new_ids(cluster, [plan["after"] for plan in plans if plan["after"] and plan["after"]["id"] is None])
+    return plans
+
+
+def _fill_new_ids(cluster: CephCluster, images: list[dict[str, Any]]) -> None:
+    """Set the ids of newly created images from one listing per pool/namespace."""
+    by_namespace: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for image in images:
+        by_namespace.setdefault((image["pool"], image["namespace"]), []).append(image)
+    for (pool, namespace), group in by_namespace.items():
+        with translated_errors(f"list images in {image_spec(pool, namespace, '').rstrip('/')}"):
+            ids = {entry["name"]: entry["id"] for entry in rbd.RBD().list2(cluster.ioctx(pool, namespace))}
+        for image in group:
+            image["id"] = ids.get(image["name"])

@@ -1,0 +1,216 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 limiquantix contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: rbd_image_info
+short_description: List RBD images (volumes) with their size, layout, parent, users, usage, QoS and metadata
+version_added: 0.1.0
+description:
+  - Returns every image of a pool and namespace (or the one named) with the same fields
+    that M(limiquantix.ceph_rbd.rbd_image) returns, including provisioned and used bytes and watchers.
+  - Opens each image read-only, so reading registers no watcher and never blocks a VM.
+  - Reads through the librados/librbd bindings; runs no command line tool.
+author:
+  - limiquantix contributors (@limiquantix)
+options:
+  pool:
+    description:
+      - The pool to list.
+    type: str
+    required: true
+  namespace:
+    description:
+      - The RBD namespace in O(pool); empty for the default namespace. A missing namespace is an error.
+    type: str
+    default: ''
+  name:
+    description:
+      - Only return the image with this name. An unknown name returns an empty list, not an error.
+    type: str
+  with_usage:
+    description:
+      - Compute C(used_bytes) of each image with diff-iterate over the object map (fast with the
+        V(fast-diff) feature, slower without, when the objects are listed; data is never read).
+      - Set V(false) to list many images quickly; C(used_bytes) is then null.
+    type: bool
+    default: true
+extends_documentation_fragment:
+  - limiquantix.ceph_rbd.connection
+  - limiquantix.ceph_rbd.attributes.INFO_MODULE
+  - limiquantix.ceph_rbd.attributes.CEPH_GROUP
+seealso:
+  - module: limiquantix.ceph_rbd.rbd_image
+"""
+
+EXAMPLES = r"""
+- name: Show a volume with its usage and who has it open
+  limiquantix.ceph_rbd.rbd_image_info:
+    pool: limiquantix-volumes
+    name: vol-1f0c2a
+  register: volume
+
+- name: Fail when a VM still has the volume open
+  ansible.builtin.assert:
+    that: volume.images[0].watchers | length == 0
+    fail_msg: "vol-1f0c2a is open by {{ volume.images[0].watchers | join(', ') }}"
+
+- name: List a tenant's volumes quickly (no usage)
+  limiquantix.ceph_rbd.rbd_image_info:
+    pool: limiquantix-volumes
+    namespace: tenant-acme
+    with_usage: false
+  register: tenant_volumes
+"""
+
+RETURN = r"""
+images:
+  description: The images, sorted by name.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    pool:
+      description: Pool name.
+      type: str
+      returned: always
+      sample: limiquantix-volumes
+    namespace:
+      description: RBD namespace (empty for the default namespace).
+      type: str
+      returned: always
+      sample: ''
+    name:
+      description: Image name.
+      type: str
+      returned: always
+      sample: vol-1f0c2a
+    id:
+      description: Image id.
+      type: str
+      returned: always
+      sample: 10a2b3c4d5e6
+    size:
+      description: Size in bytes.
+      type: int
+      returned: always
+      sample: 21474836480
+    features:
+      description: Enabled features, sorted.
+      type: list
+      elements: str
+      returned: always
+      sample: [exclusive-lock, fast-diff, layering, object-map]
+    object_size:
+      description: Object size in bytes.
+      type: int
+      returned: always
+      sample: 4194304
+    stripe_unit:
+      description: Stripe unit in bytes.
+      type: int
+      returned: always
+      sample: 4194304
+    stripe_count:
+      description: Stripe count.
+      type: int
+      returned: always
+      sample: 1
+    data_pool:
+      description: Erasure-coded data pool; null when data is stored in O(pool).
+      type: str
+      returned: always
+      sample: null
+    parent:
+      description: The clone parent (C(pool), C(namespace), C(image), C(snapshot)); null when the image is no clone.
+      type: dict
+      returned: always
+      sample:
+        pool: limiquantix-images
+        namespace: ''
+        image: ubuntu-24.04
+        snapshot: golden
+    snapshots:
+      description: The image's snapshots, oldest first, each with C(name), C(id), C(size), C(protected).
+      type: list
+      elements: dict
+      returned: always
+      sample:
+        - name: before-upgrade
+          id: 4
+          size: 21474836480
+          protected: false
+    watchers:
+      description: Addresses of the clients that have the image open .
+      type: list
+      elements: str
+      returned: always
+      sample: [10.0.0.21:0/2195237530]
+    provisioned_bytes:
+      description: Provisioned size in bytes (the image size).
+      type: int
+      returned: always
+      sample: 21474836480
+    used_bytes:
+      description: Bytes of allocated objects of the image itself (not its parent); null when O(with_usage=false).
+      type: int
+      returned: always
+      sample: 1048576
+    qos:
+      description: QoS settings set on the image (without the C(rbd_qos_) prefix).
+      type: dict
+      returned: always
+      sample:
+        iops_limit: 2000
+    metadata:
+      description: Image metadata (without C(conf_*) config overrides).
+      type: dict
+      returned: always
+      sample:
+        tenant: acme
+"""
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.ceph_connection import (
+    ceph_connection_argument_spec,
+    cluster_connection,
+    missing_ceph_bindings,
+)
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import CephRbdError
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.images import list_images
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.validation import validate_name
+
+
+def main() -> None:
+    argument_spec = ceph_connection_argument_spec()
+    argument_spec.update(
+        pool={"type": "str", "required": True},
+        namespace={"type": "str", "default": ""},
+        name={"type": "str"},
+        with_usage={"type": "bool", "default": True},
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    missing = missing_ceph_bindings()
+    if missing:
+        module.fail_json(msg=missing_required_lib(missing[0]), exception=missing[1])
+
+    params = module.params
+    try:
+        validate_name(params["pool"], "pool name")
+        validate_name(params["namespace"], "namespace", allow_empty=True)
+        if params["name"] is not None:
+            validate_name(params["name"], "image name")
+        with cluster_connection(params) as cluster:
+            images = list_images(cluster, params["pool"], params["namespace"], params["name"], params["with_usage"])
+    except CephRbdError as error:
+        module.fail_json(msg=str(error), **error.details)
+    module.exit_json(changed=False, images=images)
+
+
+if __name__ == "__main__":
+    main()
