@@ -6,14 +6,21 @@
 
 from __future__ import annotations
 
+from itertools import islice
 from typing import Any
 
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.ceph_connection import CephCluster
-from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import translated_errors
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import (
+    CephRbdError,
+    PermissionDeniedError,
+    translated_errors,
+)
 
 try:
+    import rados
     import rbd
 except ImportError:  # the module reports missing bindings before calling in here
+    rados = None
     rbd = None
 
 POOL_TYPES = {1: "replicated", 3: "erasure"}
@@ -35,10 +42,13 @@ def describe_pool(
         "type": POOL_TYPES.get(detail.get("type"), str(detail.get("type"))),
         "size": detail.get("size"),
         "min_size": detail.get("min_size"),
-        "pg_num": detail.get("pg_num"),
-        "pgp_num": detail.get("pg_placement_num"),
+        # Since Nautilus pg_num/pgp_num move towards their targets gradually: report
+        # the targets, which are what a change sets and what the pool converges to.
+        "pg_num": detail.get("pg_num_target", detail.get("pg_num")),
+        "pgp_num": detail.get("pg_placement_num_target", detail.get("pg_placement_num")),
         "pg_autoscale_mode": detail.get("pg_autoscale_mode"),
-        "target_size_ratio": float(options.get("target_size_ratio", 0.0)),
+        # Ceph keeps the ratio as a 32-bit float (0.1 reads back as 0.10000000149...).
+        "target_size_ratio": round(float(options.get("target_size_ratio", 0.0)), 6),
         "crush_rule": rule_names.get(detail.get("crush_rule"), str(detail.get("crush_rule"))),
         "erasure_profile": detail.get("erasure_code_profile") or None,
         "allow_ec_overwrites": "ec_overwrites" in flags,
@@ -48,6 +58,8 @@ def describe_pool(
         "quota_max_bytes": detail.get("quota_max_bytes", 0),
         "quota_max_objects": detail.get("quota_max_objects", 0),
         "namespaces": sorted(namespaces) if namespaces is not None else [],
+        # What `rbd pool init` leaves: the rbd application and self-managed snapshots.
+        "rbd_initialized": "rbd" in (detail.get("application_metadata") or {}) and "selfmanaged_snaps" in flags,
         "stored_bytes": stats.get("stored", 0),
         "used_bytes": stats.get("bytes_used", 0),
         "objects": stats.get("objects", 0),
@@ -94,3 +106,136 @@ def get_pool(cluster: CephCluster, name: str) -> dict[str, Any] | None:
     """One pool dict, or None when the pool does not exist."""
     pools = list_pools(cluster, name)
     return pools[0] if pools else None
+
+
+# Changing pools ----------------------------------------------------------------
+
+# Objects RBD keeps in an initialised pool even when it holds no image.
+RBD_POOL_METADATA_OBJECTS = frozenset(
+    ("rbd_info", "rbd_directory", "rbd_children", "rbd_namespace", "rbd_trash", "rbd_mirroring", "rbd_task")
+)
+
+OBJECT_COUNT_LIMIT = 1000
+
+_DEFAULT_OPTIONS = {
+    "size": "osd_pool_default_size",
+    "min_size": "osd_pool_default_min_size",
+    "pg_num": "osd_pool_default_pg_num",
+    "pg_autoscale_mode": "osd_pool_default_pg_autoscale_mode",
+    "crush_rule": "osd_pool_default_crush_rule",
+}
+
+
+def _monitor_config(cluster: CephCluster) -> dict[str, str]:
+    """The running configuration of the leading monitor (as reported to the mgr).
+
+    Falls back to the client's own configuration when the mgr cannot tell.
+    """
+    leader = (cluster.mon_command("quorum_status") or {}).get("quorum_leader_name")
+    try:
+        entries = cluster.mgr_command("config show", who=f"mon.{leader}") or []
+        return {entry["name"]: str(entry["value"]) for entry in entries}
+    except CephRbdError:
+        names = list(_DEFAULT_OPTIONS.values()) + ["mon_allow_pool_delete"]
+        with translated_errors("read the Ceph configuration"):
+            return {name: str(cluster.handle.conf_get(name)) for name in names}
+
+
+def pool_defaults(cluster: CephCluster, rules: dict[int, dict[str, Any]]) -> dict[str, Any]:
+    """The monitors' defaults for a new pool; crush_rule as a rule name.
+
+    ``rules``: CRUSH rules by id (type 1 = replicated).
+    """
+    config = _monitor_config(cluster)
+    rule_id = int(config.get(_DEFAULT_OPTIONS["crush_rule"], "-1"))
+    if rule_id < 0:
+        replicated = sorted(rid for rid, rule in rules.items() if rule.get("type") == 1)
+        rule_id = replicated[0] if replicated else -1
+    return {
+        "size": int(config.get(_DEFAULT_OPTIONS["size"], "3")),
+        "min_size": int(config.get(_DEFAULT_OPTIONS["min_size"], "0")),
+        "pg_num": int(config.get(_DEFAULT_OPTIONS["pg_num"], "32")),
+        "pg_autoscale_mode": config.get(_DEFAULT_OPTIONS["pg_autoscale_mode"], "on"),
+        "crush_rule": rules[rule_id]["rule_name"] if rule_id in rules else str(rule_id),
+    }
+
+
+def monitors_allow_pool_delete(cluster: CephCluster) -> bool:
+    """``mon_allow_pool_delete`` as the leading monitor last reported it to the mgr."""
+    return _monitor_config(cluster).get("mon_allow_pool_delete", "false").lower() == "true"
+
+
+def pool_contents(cluster: CephCluster, pool: dict[str, Any]) -> dict[str, Any]:
+    """RBD images (``namespace/name`` inside a namespace) and other objects a pool holds.
+
+    ``pool`` is the pool dict; RBD's own bookkeeping objects are not counted, and
+    counting stops at OBJECT_COUNT_LIMIT (a big pool is not listed to the end).
+    """
+    name = pool["name"]
+    images: list[str] = []
+    if "rbd" in pool["applications"]:
+        with translated_errors(f"list the images of pool {name!r}"):
+            for namespace in [""] + list(pool["namespaces"]):
+                listed = rbd.RBD().list(cluster.ioctx(name, namespace))
+                images += [f"{namespace}/{image}" if namespace else image for image in listed]
+    with translated_errors(f"list the objects of pool {name!r}"):
+        ioctx = cluster.handle.open_ioctx(name)
+        try:
+            ioctx.set_namespace(rados.LIBRADOS_ALL_NSPACES)
+            data_objects = (obj for obj in ioctx.list_objects() if obj.key not in RBD_POOL_METADATA_OBJECTS)
+            objects = sum(1 for _obj in islice(data_objects, OBJECT_COUNT_LIMIT))
+        finally:
+            ioctx.close()
+    return {"images": sorted(images), "objects": objects}
+
+
+def _set_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def apply_pool_change(cluster: CephCluster, name: str, change: dict[str, Any]) -> None:
+    """Carry out one change planned by ``pool_plan`` (create, set, application, init, quota, namespace)."""
+    action = change["action"]
+    if action == "create":
+        cluster.mon_command("osd pool create", **change["args"])
+    elif action == "set":
+        cluster.mon_command("osd pool set", pool=name, var=change["var"], val=_set_value(change["value"]))
+    elif action == "enable_application":
+        cluster.mon_command("osd pool application enable", pool=name, app=change["application"],
+                            yes_i_really_mean_it=True)
+    elif action == "disable_application":
+        cluster.mon_command("osd pool application disable", pool=name, app=change["application"],
+                            yes_i_really_mean_it=True)
+    elif action == "init":
+        with translated_errors(f"initialise pool {name!r} for RBD"):
+            rbd.RBD().pool_init(cluster.ioctx(name), False)
+    elif action == "set_quota":
+        cluster.mon_command("osd pool set-quota", pool=name, field=change["field"], val=str(change["value"]))
+    elif action == "create_namespace":
+        with translated_errors(f"create RBD namespace {change['namespace']!r} in pool {name!r}"):
+            rbd.RBD().namespace_create(cluster.ioctx(name), change["namespace"])
+    else:
+        raise ValueError(f"unknown pool change {action!r}")
+
+
+def delete_pool(cluster: CephCluster, name: str) -> None:
+    """Delete a pool; a refusal because of ``mon_allow_pool_delete`` says how to allow it."""
+    cluster.forget_ioctx(name)
+    try:
+        cluster.mon_command("osd pool delete", pool=name, pool2=name, yes_i_really_really_mean_it=True)
+    except PermissionDeniedError as error:
+        raise PermissionDeniedError(deletion_disabled_message(name), errno=1) from error
+    except CephRbdError as error:
+        if "mon_allow_pool_delete" in str(error):
+            raise PermissionDeniedError(deletion_disabled_message(name), errno=1) from error
+        raise
+
+
+def deletion_disabled_message(name: str) -> str:
+    return (
+        f"the monitors refuse to delete pool {name!r}: pool deletion is disabled; set "
+        "mon_allow_pool_delete to true (e.g. `ceph config set mon mon_allow_pool_delete true`), "
+        "run again, and set it back to false afterwards"
+    )

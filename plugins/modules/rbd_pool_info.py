@@ -82,12 +82,12 @@ pools:
       returned: always
       sample: 2
     pg_num:
-      description: Number of placement groups.
+      description: Number of placement groups (the target the cluster moves to, see C(pg_num_target)).
       type: int
       returned: always
       sample: 128
     pgp_num:
-      description: Number of placement groups used for placement.
+      description: Number of placement groups used for placement (the target).
       type: int
       returned: always
       sample: 128
@@ -148,6 +148,11 @@ pools:
       elements: str
       returned: always
       sample: [tenant-a]
+    rbd_initialized:
+      description: Whether the pool is initialised for RBD (rbd application and self-managed snapshots).
+      type: bool
+      returned: always
+      sample: true
     stored_bytes:
       description: Bytes stored by clients (before replication).
       type: int

@@ -28,6 +28,16 @@ def test_describe_pool_names_the_rule_and_reads_flags_and_options():
     assert pool["namespaces"] == ["tenant-a", "tenant-b"]
     assert (pool["stored_bytes"], pool["used_bytes"], pool["objects"], pool["max_avail_bytes"]) == (10, 15, 2, 99)
     assert pool["percent_used"] == 1.23
+    assert pool["rbd_initialized"] is True
+
+
+def test_describe_pool_reports_pg_targets_and_rounds_the_float32_ratio():
+    detail = dict(DETAIL, pg_num=8, pg_num_target=16, pg_placement_num=8, pg_placement_num_target=16,
+                  options={"target_size_ratio": 0.10000000149011612}, flags_names="hashpspool")
+    pool = describe_pool(detail, {}, None, None)
+    assert (pool["pg_num"], pool["pgp_num"]) == (16, 16)
+    assert pool["target_size_ratio"] == 0.1
+    assert pool["rbd_initialized"] is False
 
 
 def test_describe_pool_defaults_when_unset():
