@@ -68,12 +68,15 @@ test-lint: collection
 test-integration: collection
 	cd $(COLLECTION) && $(BIN)/python -m pytest -q tests/integration $(PYTEST_ARGS)
 
-demo: deps collection
-	$(TESTENV) up $(DEMO_ENV)
-	source $(DEMO_ENV)/env && cd $(COLLECTION) && \
-	  $(BIN)/ansible-playbook -i playbooks/inventory/demo.yml playbooks/demo.yml
+# The demo: 3 HDD OSDs and 1 SSD OSD, so that the SSD tier has somewhere to go.
+DEMO_PLAYBOOK = source $(DEMO_ENV)/env && cd $(COLLECTION) && $(BIN)/ansible-playbook -i playbooks/inventory/demo
 
-demo-clean:
+demo: deps collection
+	$(TESTENV) up $(DEMO_ENV) --osds 4 --ssd-osds 1
+	$(DEMO_PLAYBOOK) playbooks/demo.yml $(DEMO_ARGS)
+
+demo-clean: collection
+	if [ -f $(DEMO_ENV)/env ]; then $(DEMO_PLAYBOOK) playbooks/demo_clean.yml; fi
 	$(TESTENV) down $(DEMO_ENV)
 
 bench: deps collection
