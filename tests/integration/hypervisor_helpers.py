@@ -122,31 +122,41 @@ def undefine_secret(secret_uuid: str) -> None:
         conn.close()
 
 
+def rbd_disk_xml(pool: str, image: str, user: str, secret_uuid: str, mon_host: str, target: str) -> str:
+    return f"""<disk type='network' device='disk'>
+  <driver name='qemu' type='raw' cache='writeback'/>
+  <source protocol='rbd' name='{pool}/{image}'>
+    <host name='127.0.0.1' port='{mon_v1_port(mon_host)}'/>
+  </source>
+  <auth username='{user}'><secret type='ceph' uuid='{secret_uuid}'/></auth>
+  <target dev='{target}' bus='virtio'/>
+</disk>"""
+
+
 def start_rbd_domain(name: str, pool: str, image: str, user: str, secret_uuid: str, mon_host: str):
     """Start a transient domain whose only disk is the RBD image, authenticated by the secret.
 
     QEMU opens the image when the domain starts: a start that succeeds proves the secret's
     key works. Returns the libvirt domain (destroy it when done).
     """
-    kind = "kvm" if os.path.exists("/dev/kvm") else "qemu"
-    xml = f"""<domain type='{kind}'>
+    disk = rbd_disk_xml(pool, image, user, secret_uuid, mon_host, "vda")
+    xml = f"""<domain type='qemu'>
   <name>{name}</name>
   <memory unit='MiB'>64</memory>
   <vcpu>1</vcpu>
   <os><type arch='x86_64' machine='pc'>hvm</type></os>
-  <devices>
-    <disk type='network' device='disk'>
-      <driver name='qemu' type='raw' cache='writeback'/>
-      <source protocol='rbd' name='{pool}/{image}'>
-        <host name='127.0.0.1' port='{mon_v1_port(mon_host)}'/>
-      </source>
-      <auth username='{user}'><secret type='ceph' uuid='{secret_uuid}'/></auth>
-      <target dev='vda' bus='virtio'/>
-    </disk>
-  </devices>
+  <features><acpi/></features>
+  <devices>{disk}</devices>
 </domain>"""
-    conn = libvirt_conn()
-    return conn.createXML(xml, 0)
+    return libvirt_conn().createXML(xml, 0)
+
+
+def attach_rbd_disk(domain, pool: str, image: str, user: str, secret_uuid: str, mon_host: str, target: str) -> None:
+    """Hot-plug an RBD disk: QEMU opens the image with the secret's current value, or fails."""
+    import libvirt  # pylint: disable=import-outside-toplevel
+
+    xml = rbd_disk_xml(pool, image, user, secret_uuid, mon_host, target)
+    domain.attachDeviceFlags(xml, libvirt.VIR_DOMAIN_AFFECT_LIVE)
 
 
 def create_image(ceph, pool: str, name: str, size: int = 4 * 1024 * 1024) -> None:
