@@ -16,7 +16,7 @@ PYTEST_ARGS ?=
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export PATH := $(BIN):$(PATH)
 
-.PHONY: deps packages venv collection test test-unit test-sanity test-lint \
+.PHONY: deps packages venv collection test test-unit test-sanity test-lint test-molecule \
         test-integration demo demo-clean bench clean
 
 deps: packages venv
@@ -67,6 +67,22 @@ test-lint: collection
 
 test-integration: collection
 	cd $(COLLECTION) && $(BIN)/python -m pytest -q tests/integration $(PYTEST_ARGS)
+
+# Molecule scenarios of the roles (extensions/molecule), on this machine, against a test
+# environment: TESTENV_DIR when it names a running one, else one started and stopped here.
+MOLECULE_TESTENV := $(CURDIR)/.testenv/molecule
+MOLECULE_SCENARIOS := ceph_client libvirt_secret
+
+test-molecule: collection
+	@set -e; \
+	if [ -n "$$TESTENV_DIR" ] && [ -f "$$TESTENV_DIR/env" ]; then envdir=$$TESTENV_DIR; started=0; \
+	else envdir=$(MOLECULE_TESTENV); $(TESTENV) up $$envdir; started=1; fi; \
+	rc=0; \
+	for scenario in $(MOLECULE_SCENARIOS); do \
+	  ( source $$envdir/env && cd $(COLLECTION) && $(BIN)/molecule test -s $$scenario ) || { rc=1; break; }; \
+	done; \
+	if [ $$started = 1 ]; then $(TESTENV) down $$envdir; fi; \
+	exit $$rc
 
 demo: deps collection
 	$(TESTENV) up $(DEMO_ENV)
