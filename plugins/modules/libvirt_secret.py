@@ -13,10 +13,10 @@ version_added: 0.1.0
 description:
   - Defines a libvirt secret with a fixed UUID and usage, private by default, and sets its value.
     Use the same UUID on every hypervisor, otherwise live migration fails.
-  - Idempotent even for private secrets, whose value libvirt refuses to read back the
-    module keeps a salted fingerprint of the value in the secret's description
-    (C([value fingerprint: pbkdf2-sha256:100000:...])) and compares against it; a new value
-    (key rotation) is applied in place, without undefining the secret.
+  - Idempotent even for private secrets, whose value libvirt refuses to read back. The
+    module keeps a salted fingerprint of the value (PBKDF2-SHA256 salted with the UUID) at the
+    end of the secret's description and compares against it; a new value (key rotation) is
+    applied in place, without undefining the secret. See C(docs/hypervisors.md).
   - Never undefines or redefines a secret that running domains use unless O(force=true).
   - The private and ephemeral flags and the usage of an existing secret cannot be changed
     by libvirt; the module refuses such a change unless O(force=true), which undefines and

@@ -119,8 +119,8 @@ def test_returned_key_is_registered_but_never_shown(testenv, ceph, client, tmp_p
          "register": "fetched"},
         {"name": "Rotate", "limiquantix.ceph_rbd.ceph_client_key": {"name": client, "rotate": True, "return_key": True},
          "register": "rotated"},
-        {"name": "Use", "ansible.builtin.copy": {"content": "{{ fetched.key }} {{ rotated.key }}",
-                                                  "dest": str(keyfile), "mode": "0600"},
+        {"name": "Use", "ansible.builtin.copy": {
+            "content": "{{ fetched.key }} {{ rotated.key }}", "dest": str(keyfile), "mode": "0600"},
          "no_log": True, "diff": False},
         {"name": "Compare", "ansible.builtin.assert": {"that": [
             "rotated.client.key_fingerprint == (rotated.key | hash('sha256'))[:16]",
