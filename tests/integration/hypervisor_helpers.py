@@ -172,8 +172,8 @@ def create_image(ceph, pool: str, name: str, size: int = 4 * 1024 * 1024) -> Non
 # --- secret leaks --------------------------------------------------------------------
 
 
-class CmdlineWatcher:
-    """Samples every process's command line in a thread; records any that holds a secret."""
+class _Sampler:
+    """Runs ``_scan`` in a thread until the block ends; collects ``hits``."""
 
     def __init__(self, secrets: Iterable[str], interval: float = 0.01) -> None:
         self.secrets = [s for s in secrets if s]
@@ -182,6 +182,31 @@ class CmdlineWatcher:
         self.samples = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _scan(self) -> None:
+        raise NotImplementedError
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._scan()
+            self.samples += 1
+            self._stop.wait(self.interval)
+
+    def add(self, secret: str) -> None:
+        self.secrets.append(secret)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        self._thread.join()
+        assert self.samples > 10, f"{type(self).__name__} did not sample"
+
+
+class CmdlineWatcher(_Sampler):
+    """Samples every process's command line; records any that holds a secret."""
 
     def _scan(self) -> None:
         for entry in os.listdir("/proc"):
@@ -194,24 +219,24 @@ class CmdlineWatcher:
             for secret in self.secrets:
                 if secret in cmdline:
                     self.hits.append(f"pid {entry}: {cmdline[:80]}...")
-        self.samples += 1
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self._scan()
-            self._stop.wait(self.interval)
 
-    def add(self, secret: str) -> None:
-        self.secrets.append(secret)
+class FileModeWatcher(_Sampler):
+    """Samples the files under a directory; records any holding a secret with a mode wider than allowed."""
 
-    def __enter__(self) -> "CmdlineWatcher":
-        self._thread.start()
-        return self
+    def __init__(self, directory: Path, secrets: Iterable[str], allowed_mode: int) -> None:
+        super().__init__(secrets, interval=0.002)
+        self.directory = directory
+        self.allowed_mode = allowed_mode
 
-    def __exit__(self, *exc: Any) -> None:
-        self._stop.set()
-        self._thread.join()
-        assert self.samples > 10, "the command line watcher did not sample"
+    def _scan(self) -> None:
+        for path in self.directory.rglob("*"):
+            try:
+                mode = stat.S_IMODE(path.stat().st_mode)
+                if mode & ~self.allowed_mode and any(s.encode() in path.read_bytes() for s in self.secrets):
+                    self.hits.append(f"{path} mode {mode:o}")
+            except OSError:
+                continue
 
 
 def run_playbook_text(playbook: Path, extra_vars: dict[str, Any], *, verbosity: int = 3,

@@ -22,6 +22,7 @@ from .cephstate import create_pool, delete_pool
 from .harness import COLLECTION_ROOT, SYSTEM_PYTHON, run_playbook
 from .hypervisor_helpers import (
     CmdlineWatcher,
+    FileModeWatcher,
     auth_get,
     auth_rm,
     files_holding,
@@ -141,12 +142,13 @@ def test_roles_converge_idempotent_and_rotate_without_leaking_the_key(testenv, c
     rotate_vars = dict(setup["vars"], rotate_key_user=user, rotate_key_pools=[pool],
                        rotate_key_secret_uuid=secret_uuid, rotate_key_config_dir=str(etc))
     playbook = COLLECTION_ROOT / "playbooks" / "rotate_key.yml"
-    with CmdlineWatcher([key]) as watcher:
+    keyring.unlink()  # the rotation creates the keyring anew: its mode must be right from the start
+    with CmdlineWatcher([key]) as watcher, FileModeWatcher(etc, ["key = "], 0o600) as modes:
         rotated = run_playbook_text(playbook, rotate_vars, inventory=str(inventory), verbosity=3)
         new_key = auth_get(ceph, entity)["key"]
         watcher.add(new_key)
     assert rotated.returncode == 0, rotated.stdout[-4000:]
-    assert watcher.hits == []
+    assert watcher.hits == [] and modes.hits == []
     assert new_key != key
     assert new_key not in rotated.stdout + rotated.stderr and key not in rotated.stdout
     assert keyring.read_text() == f"[{entity}]\n\tkey = {new_key}\n"
