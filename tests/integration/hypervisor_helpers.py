@@ -17,7 +17,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any, Iterable
 
-from .cephstate import mon
+from .cephstate import mon, small_domain_xml, usable_domain_type
+from .cephstate import undefine_secret as undefine_secret_with
 from .harness import BIN, COLLECTION_ROOT, ansible_env
 
 # --- cephx clients ---------------------------------------------------------------
@@ -111,13 +112,9 @@ def define_secret(secret_uuid: str, usage_name: str, private: bool = True) -> No
 
 
 def undefine_secret(secret_uuid: str) -> None:
-    import libvirt  # pylint: disable=import-outside-toplevel
-
     conn = libvirt_conn()
     try:
-        conn.secretLookupByUUIDString(secret_uuid).undefine()
-    except libvirt.libvirtError:
-        pass
+        undefine_secret_with(conn, secret_uuid)
     finally:
         conn.close()
 
@@ -133,22 +130,9 @@ def rbd_disk_xml(pool: str, image: str, user: str, secret_uuid: str, mon_host: s
 </disk>"""
 
 
-def start_rbd_domain(name: str, pool: str, image: str, user: str, secret_uuid: str, mon_host: str):
-    """Start a transient domain whose only disk is the RBD image, authenticated by the secret.
-
-    QEMU opens the image when the domain starts: a start that succeeds proves the secret's
-    key works. Returns the libvirt domain (destroy it when done).
-    """
-    disk = rbd_disk_xml(pool, image, user, secret_uuid, mon_host, "vda")
-    xml = f"""<domain type='qemu'>
-  <name>{name}</name>
-  <memory unit='MiB'>64</memory>
-  <vcpu>1</vcpu>
-  <os><type arch='x86_64' machine='pc'>hvm</type></os>
-  <features><acpi/></features>
-  <devices>{disk}</devices>
-</domain>"""
-    return libvirt_conn().createXML(xml, 0)
+def start_domain(name: str):
+    """Start a small transient domain without disks (ACPI: disks can be hot-plugged)."""
+    return libvirt_conn().createXML(small_domain_xml(name, usable_domain_type()), 0)
 
 
 def attach_rbd_disk(domain, pool: str, image: str, user: str, secret_uuid: str, mon_host: str, target: str) -> None:

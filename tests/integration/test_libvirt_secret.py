@@ -24,7 +24,7 @@ from .hypervisor_helpers import (
     run_playbook_text,
     secret_fields,
     secret_value,
-    start_rbd_domain,
+    start_domain,
     undefine_secret,
 )
 
@@ -204,8 +204,8 @@ def test_secret_used_by_a_running_domain(testenv, ceph, secret, tmp_path, unique
         key = auth_get(ceph, f"client.{client}")["key"]
         playbook = secret_task(tmp_path, {"uuid": "{{ u }}", "usage_name": "{{ n }}", "value": "{{ k }}"})
         assert run_playbook(playbook, extra_vars={"u": secret_uuid, "n": usage, "k": key}).changed
-        domain = start_rbd_domain(unique_name("lsdom"), pool, "vol-1", client, secret_uuid, mon_host)
-        assert domain.isActive()
+        domain = start_domain(unique_name("lsdom"))
+        attach_rbd_disk(domain, pool, "vol-1", client, secret_uuid, mon_host, "vda")
 
         assert run_module("ceph_client_key", {"name": client, "pools": [pool], "rotate": True}).changed
         rotated_key = auth_get(ceph, f"client.{client}")["key"]
