@@ -142,6 +142,10 @@ def test_roles_converge_idempotent_and_rotate_without_leaking_the_key(testenv, c
     rotate_vars = dict(setup["vars"], rotate_key_user=user, rotate_key_pools=[pool],
                        rotate_key_secret_uuid=secret_uuid, rotate_key_config_dir=str(etc))
     playbook = COLLECTION_ROOT / "playbooks" / "rotate_key.yml"
+    check_rotation = run_playbook(playbook, extra_vars=rotate_vars, inventory=inventory, check=True)
+    assert check_rotation["_rc"] == 0 and any(t.get("changed") for t in check_rotation.tasks)
+    assert auth_get(ceph, entity)["key"] == key and keyring.read_text() == f"[{entity}]\n\tkey = {key}\n"
+
     keyring.unlink()  # the rotation creates the keyring anew: its mode must be right from the start
     with CmdlineWatcher([key]) as watcher, FileModeWatcher(etc, ["key = "], 0o600) as modes:
         rotated = run_playbook_text(playbook, rotate_vars, inventory=str(inventory), verbosity=3)
