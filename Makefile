@@ -16,8 +16,8 @@ PYTEST_ARGS ?=
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export PATH := $(BIN):$(PATH)
 
-.PHONY: deps packages venv collection test test-unit test-sanity test-lint \
-        test-integration demo demo-clean bench clean
+.PHONY: deps packages venv collection test test-unit test-sanity test-lint test-molecule \
+        test-integration test-molecule demo demo-clean bench clean
 
 deps: packages venv
 
@@ -42,7 +42,14 @@ collection:
 	# ansible-test lists files through git: give the copy a repository of its own.
 	cd $(COLLECTION) && git init -q && git add -A
 
-test: deps collection test-unit test-sanity test-lint test-integration
+TEST_ENV := $(CURDIR)/.testenv/test
+
+# One throwaway test environment serves the integration tests and molecule; it is
+# stopped whatever the result.
+test: deps collection test-unit test-sanity test-lint
+	$(TESTENV) up $(TEST_ENV)
+	rc=0; TESTENV_DIR=$(TEST_ENV) $(MAKE) --no-print-directory test-integration test-molecule || rc=$$?; \
+	  $(TESTENV) down $(TEST_ENV); exit $$rc
 
 test-unit: collection
 	cd $(COLLECTION) && $(BIN)/python -m pytest -q tests/unit $(PYTEST_ARGS)
@@ -67,6 +74,22 @@ test-lint: collection
 
 test-integration: collection
 	cd $(COLLECTION) && $(BIN)/python -m pytest -q tests/integration $(PYTEST_ARGS)
+
+# Molecule scenarios of the roles (extensions/molecule), on this machine, against a test
+# environment: TESTENV_DIR when it names a running one, else one started and stopped here.
+MOLECULE_TESTENV := $(CURDIR)/.testenv/molecule
+MOLECULE_SCENARIOS := ceph_client libvirt_secret
+
+test-molecule: collection
+	@set -e; \
+	if [ -n "$$TESTENV_DIR" ] && [ -f "$$TESTENV_DIR/env" ]; then envdir=$$TESTENV_DIR; started=0; \
+	else envdir=$(MOLECULE_TESTENV); $(TESTENV) up $$envdir; started=1; fi; \
+	rc=0; \
+	for scenario in $(MOLECULE_SCENARIOS); do \
+	  ( source $$envdir/env && cd $(COLLECTION) && $(BIN)/molecule test -s $$scenario ) || { rc=1; break; }; \
+	done; \
+	if [ $$started = 1 ]; then $(TESTENV) down $$envdir; fi; \
+	exit $$rc
 
 # The demo: 3 HDD OSDs and 1 SSD OSD, so that the SSD tier has somewhere to go.
 DEMO_PLAYBOOK = source $(DEMO_ENV)/env && cd $(COLLECTION) && $(BIN)/ansible-playbook -i playbooks/inventory/demo

@@ -162,20 +162,24 @@ class CephCluster:
         for key in [k for k in self._ioctxs if k[0] == pool]:
             self._ioctxs.pop(key).close()
 
-    def mon_command(self, prefix: str, **args: Any) -> Any:
-        """Run a mon command; return its parsed JSON output (None when it prints nothing)."""
-        return self._command("mon", prefix, args)
+    def mon_command(self, prefix: str, inbuf: bytes = b"", **args: Any) -> Any:
+        """Run a mon command; return its parsed JSON output (None when it prints nothing).
+
+        ``inbuf`` is the command's input (what ``ceph -i FILE`` sends), e.g. a keyring
+        for ``auth import``: it goes through librados memory, never a command line.
+        """
+        return self._command("mon", prefix, args, inbuf)
 
     def mgr_command(self, prefix: str, **args: Any) -> Any:
         """Run a mgr command; return its parsed JSON output (None when it prints nothing)."""
         return self._command("mgr", prefix, args)
 
-    def _command(self, target: str, prefix: str, args: dict[str, Any]) -> Any:
+    def _command(self, target: str, prefix: str, args: dict[str, Any], inbuf: bytes = b"") -> Any:
         cmd = {"prefix": prefix, "format": "json"}
         cmd.update({k: v for k, v in args.items() if v is not None})
         call = self.handle.mon_command if target == "mon" else self.handle.mgr_command
         with translated_errors(f"ceph {prefix}"):
-            ret, outbuf, outs = call(json.dumps(cmd), b"", timeout=self.timeout)
+            ret, outbuf, outs = call(json.dumps(cmd), inbuf, timeout=self.timeout)
         if ret != 0:
             detail = (outs or "").strip() or os.strerror(abs(ret))
             raise error_for_errno(ret, f"ceph {prefix}: {detail}", command=prefix)

@@ -1,0 +1,289 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 limiquantix contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""libvirt secrets: XML, the value fingerprint, reading, planning and applying changes.
+
+libvirt refuses to read back a private secret's value. To stay idempotent without
+it, the value's fingerprint is kept in the secret's own description:
+
+    <user description> [value fingerprint: pbkdf2-sha256:100000:<32 hex digits>]
+
+The fingerprint is PBKDF2-HMAC-SHA256 of the raw value, salted with the secret's
+UUID, 100000 iterations, 16 bytes. It is the same for the same value and UUID on
+every hypervisor (so it can be compared across hosts and predicted in check mode),
+cannot be matched against other secrets' fingerprints, and is slow to guess even for
+a weak value; a cephx key has 128 random bits anyway.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import re
+import xml.etree.ElementTree as ET
+from typing import Any
+
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import (
+    AlreadyExistsError,
+    InUseError,
+    InvalidInputError,
+    NotFoundError,
+    translated_errors,
+)
+
+try:
+    import libvirt
+except ImportError:  # the module reports missing bindings before calling in here
+    libvirt = None
+
+USAGE_ELEMENTS = {"ceph": "name", "iscsi": "target", "volume": "volume", "tls": "name", "vtpm": "name"}
+FINGERPRINT_SCHEME = "pbkdf2-sha256"
+FINGERPRINT_ITERATIONS = 100000
+_FINGERPRINT_RE = re.compile(
+    r"\s*\[value fingerprint: (?P<scheme>[a-z0-9-]+):(?P<iterations>[0-9]+):(?P<digest>[0-9a-f]{32})\]\s*$"
+)
+
+
+# --- pure: values, fingerprints, XML -------------------------------------------
+
+def decode_value(value: str, what: str = "value") -> bytes:
+    """Raw bytes of a base64 secret value, without echoing it in errors."""
+    try:
+        raw = base64.b64decode(value.strip(), validate=True)
+    except (binascii.Error, ValueError, AttributeError):
+        raise InvalidInputError(f"{what} is not valid base64") from None
+    if not raw:
+        raise InvalidInputError(f"{what} must not be empty")
+    return raw
+
+
+def value_fingerprint(secret_uuid: str, raw_value: bytes, iterations: int = FINGERPRINT_ITERATIONS) -> str:
+    """PBKDF2-HMAC-SHA256 of the value salted with the secret's UUID, 32 hex digits."""
+    salt = b"limiquantix-libvirt-secret:" + secret_uuid.lower().encode("ascii")
+    return hashlib.pbkdf2_hmac("sha256", raw_value, salt, iterations, dklen=16).hex()
+
+
+def split_description(description: str | None) -> tuple[str | None, dict[str, Any] | None]:
+    """(the user's description, the stored fingerprint or None)."""
+    if not description:
+        return None, None
+    match = _FINGERPRINT_RE.search(description)
+    if not match:
+        return description, None
+    user = description[:match.start()] or None
+    return user, {
+        "scheme": match.group("scheme"),
+        "iterations": int(match.group("iterations")),
+        "digest": match.group("digest"),
+    }
+
+
+def join_description(user_description: str | None, digest: str | None) -> str | None:
+    """The description libvirt stores: the user's text plus the fingerprint marker."""
+    if digest is None:
+        return user_description
+    marker = f"[value fingerprint: {FINGERPRINT_SCHEME}:{FINGERPRINT_ITERATIONS}:{digest}]"
+    return f"{user_description} {marker}" if user_description else marker
+
+
+def fingerprint_matches(secret_uuid: str, stored: dict[str, Any] | None, raw_value: bytes) -> bool:
+    """Whether the stored fingerprint was made from ``raw_value``."""
+    if not stored or stored["scheme"] != FINGERPRINT_SCHEME:
+        return False
+    digest = value_fingerprint(secret_uuid, raw_value, stored["iterations"])
+    return hmac.compare_digest(digest, stored["digest"])
+
+
+def build_secret_xml(secret: dict[str, Any]) -> str:
+    """``<secret>`` XML from uuid, usage_type, usage_name, description, private, ephemeral."""
+    root = ET.Element("secret", {
+        "ephemeral": "yes" if secret["ephemeral"] else "no",
+        "private": "yes" if secret["private"] else "no",
+    })
+    ET.SubElement(root, "uuid").text = secret["uuid"]
+    if secret.get("description"):
+        ET.SubElement(root, "description").text = secret["description"]
+    usage = ET.SubElement(root, "usage", {"type": secret["usage_type"]})
+    ET.SubElement(usage, USAGE_ELEMENTS[secret["usage_type"]]).text = secret["usage_name"]
+    return ET.tostring(root, encoding="unicode")
+
+
+def parse_secret_xml(xml: str) -> dict[str, Any]:
+    """The fields of a ``<secret>`` XML document (description as stored)."""
+    root = ET.fromstring(xml)
+    usage = root.find("usage")
+    usage_type = usage.get("type") if usage is not None else None
+    usage_name = None
+    if usage is not None and len(usage):
+        usage_name = usage[0].text
+    return {
+        "uuid": (root.findtext("uuid") or "").strip(),
+        "usage_type": usage_type,
+        "usage_name": usage_name,
+        "description": root.findtext("description"),
+        "private": root.get("private") == "yes",
+        "ephemeral": root.get("ephemeral") == "yes",
+    }
+
+
+def describe_secret(stored: dict[str, Any], used_by: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the module returns and diffs: never the value."""
+    user_description, fingerprint = split_description(stored.get("description"))
+    return {
+        "uuid": stored["uuid"],
+        "usage_type": stored["usage_type"],
+        "usage_name": stored["usage_name"],
+        "description": user_description,
+        "private": stored["private"],
+        "ephemeral": stored["ephemeral"],
+        "value_fingerprint": fingerprint["digest"] if fingerprint else None,
+        "used_by": sorted(d["name"] for d in used_by),
+    }
+
+
+def secrets_used_by_domain(domain_xml: str) -> list[dict[str, str]]:
+    """``<secret type= uuid= usage=>`` references under the disks' ``<auth>`` of a domain."""
+    root = ET.fromstring(domain_xml)
+    refs = []
+    for secret in root.iter("secret"):
+        refs.append({k: v for k, v in secret.attrib.items() if k in ("type", "uuid", "usage")})
+    return refs
+
+
+def plan_secret(
+    before: dict[str, Any] | None,
+    wanted: dict[str, Any],
+    value_matches: bool | None,
+    force: bool,
+    running_users: list[str],
+) -> list[str]:
+    """Actions to converge a present secret: define, redefine, set_value (pure).
+
+    ``before`` is the stored secret (description as stored) or None; ``wanted`` has the
+    stored description to write; ``value_matches`` is None when no value is wanted.
+    """
+    if before is None:
+        return ["define"] + (["set_value"] if value_matches is not None else [])
+    needs_redefine = []
+    if (before["usage_type"], before["usage_name"]) != (wanted["usage_type"], wanted["usage_name"]):
+        needs_redefine.append(
+            f"secret {before['uuid']} is already defined for usage {before['usage_type']} "
+            f"{before['usage_name']!r}, not {wanted['usage_type']} {wanted['usage_name']!r}"
+        )
+    for flag in ("private", "ephemeral"):
+        if before[flag] != wanted[flag]:
+            needs_redefine.append(
+                f"the {flag} flag of secret {before['uuid']} is {str(before[flag]).lower()}: libvirt "
+                f"cannot change the {flag} flag of an existing secret"
+            )
+    if needs_redefine:
+        if not force:
+            raise AlreadyExistsError(
+                "; ".join(needs_redefine)
+                + ". Set force=true to undefine and redefine the secret (with its value)"
+                + (f"; running domains use it: {', '.join(running_users)}" if running_users else "")
+            )
+        if value_matches is None and before["private"]:
+            raise InvalidInputError(
+                f"redefining the private secret {before['uuid']} needs its value "
+                "(value or value_from_keyring): libvirt does not give a private value back"
+            )
+        return ["undefine", "define", "set_value"]
+    actions = []
+    if before["description"] != wanted["description"]:
+        actions.append("define")
+    if value_matches is False:
+        actions.append("set_value")
+    return actions
+
+
+# --- libvirt -------------------------------------------------------------------
+
+def _lookup(conn: Any, secret_uuid: str) -> Any:
+    try:
+        return conn.secretLookupByUUIDString(secret_uuid)
+    except libvirt.libvirtError as exc:
+        if exc.get_error_code() == libvirt.VIR_ERR_NO_SECRET:
+            return None
+        raise
+
+
+def get_secret(conn: Any, secret_uuid: str) -> dict[str, Any] | None:
+    """The stored secret (description as stored), None when not defined."""
+    with translated_errors(f"look up libvirt secret {secret_uuid}"):
+        secret = _lookup(conn, secret_uuid)
+        return parse_secret_xml(secret.XMLDesc(0)) if secret is not None else None
+
+
+def uuid_for_usage(conn: Any, usage_type: str, usage_name: str) -> str | None:
+    """UUID of the secret with this usage, None when there is none."""
+    usage_id = getattr(libvirt, f"VIR_SECRET_USAGE_TYPE_{usage_type.upper()}")
+    with translated_errors(f"look up the libvirt secret for {usage_type} {usage_name!r}"):
+        try:
+            return conn.secretLookupByUsage(usage_id, usage_name).UUIDString()
+        except libvirt.libvirtError as exc:
+            if exc.get_error_code() == libvirt.VIR_ERR_NO_SECRET:
+                return None
+            raise
+
+
+def read_value(conn: Any, secret_uuid: str) -> bytes | None:
+    """The value of a non-private secret, None when it has none."""
+    with translated_errors(f"read the value of libvirt secret {secret_uuid}"):
+        try:
+            return conn.secretLookupByUUIDString(secret_uuid).value(0)
+        except libvirt.libvirtError as exc:
+            if exc.get_error_code() == libvirt.VIR_ERR_NO_SECRET:
+                return None
+            raise
+
+
+def domains_using_secret(conn: Any, secret: dict[str, Any]) -> list[dict[str, Any]]:
+    """Domains whose disks authenticate with this secret (by UUID or usage)."""
+    users = []
+    with translated_errors("list libvirt domains"):
+        domains = conn.listAllDomains(0)
+    for domain in domains:
+        try:
+            with translated_errors("read a libvirt domain"):
+                xml = domain.XMLDesc(0)
+                running = bool(domain.isActive())
+        except NotFoundError:  # undefined meanwhile
+            continue
+        for ref in secrets_used_by_domain(xml):
+            if ref.get("uuid", "").lower() == secret["uuid"] or (
+                secret.get("usage_name") and ref.get("usage") == secret["usage_name"]
+            ):
+                users.append({"name": domain.name(), "running": running})
+                break
+    return users
+
+
+def define_secret(conn: Any, secret: dict[str, Any]) -> None:
+    """Define (or update in place, keeping the value) a secret from its fields."""
+    with translated_errors(f"define libvirt secret {secret['uuid']}"):
+        conn.secretDefineXML(build_secret_xml(secret), 0)
+
+
+def set_value(conn: Any, secret_uuid: str, raw_value: bytes) -> None:
+    with translated_errors(f"set the value of libvirt secret {secret_uuid}"):
+        conn.secretLookupByUUIDString(secret_uuid).setValue(raw_value, 0)
+
+
+def undefine_secret(conn: Any, secret_uuid: str) -> None:
+    with translated_errors(f"undefine libvirt secret {secret_uuid}"):
+        secret = _lookup(conn, secret_uuid)
+        if secret is None:
+            raise NotFoundError(f"libvirt secret {secret_uuid} does not exist")
+        secret.undefine()
+
+
+def refuse_if_running_users(secret_uuid: str, running_users: list[str], doing: str) -> None:
+    if running_users:
+        raise InUseError(
+            f"cannot {doing} libvirt secret {secret_uuid}: running domains use it "
+            f"({', '.join(running_users)}); set force=true to do it anyway"
+        )
