@@ -17,7 +17,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export PATH := $(BIN):$(PATH)
 
 .PHONY: deps packages venv collection test test-unit test-sanity test-lint test-molecule \
-        test-integration test-molecule demo demo-clean bench clean
+        test-integration test-molecule test-demo demo demo-clean bench clean
 
 deps: packages venv
 
@@ -50,6 +50,7 @@ test: deps collection test-unit test-sanity test-lint
 	$(TESTENV) up $(TEST_ENV)
 	rc=0; TESTENV_DIR=$(TEST_ENV) $(MAKE) --no-print-directory test-integration test-molecule || rc=$$?; \
 	  $(TESTENV) down $(TEST_ENV); exit $$rc
+	$(MAKE) --no-print-directory test-demo
 
 test-unit: collection
 	cd $(COLLECTION) && $(BIN)/python -m pytest -q tests/unit $(PYTEST_ARGS)
@@ -97,6 +98,17 @@ DEMO_PLAYBOOK = source $(DEMO_ENV)/env && cd $(COLLECTION) && $(BIN)/ansible-pla
 demo: deps collection
 	$(TESTENV) up $(DEMO_ENV) --osds 4 --ssd-osds 1
 	$(DEMO_PLAYBOOK) playbooks/demo.yml $(DEMO_ARGS)
+
+# CI's check of the demo: a first run converges, a second run changes nothing, then clean up.
+test-demo: deps collection
+	$(MAKE) --no-print-directory demo-clean
+	$(MAKE) --no-print-directory demo
+	$(MAKE) --no-print-directory demo DEMO_ARGS="--check --diff" | tee $(BUILD)/demo-check.log
+	$(MAKE) --no-print-directory demo | tee $(BUILD)/demo-second.log
+	rc=0; for log in $(BUILD)/demo-check.log $(BUILD)/demo-second.log; do \
+	  grep -Eq 'localhost +: ok=[0-9]+ +changed=0 +unreachable=0 +failed=0' $$log \
+	    || { echo "demo: $$log reports changes or failures" >&2; rc=1; }; done; \
+	$(MAKE) --no-print-directory demo-clean; exit $$rc
 
 demo-clean: collection
 	if [ -f $(DEMO_ENV)/env ]; then $(DEMO_PLAYBOOK) playbooks/demo_clean.yml; fi
