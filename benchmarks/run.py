@@ -7,8 +7,10 @@ measures, in one run, against fresh pools:
   cold      rbd_image images: (one task) | shell loop of `rbd create` |
             `command: rbd create` in an Ansible loop (N=50 only) | librbd loop in one process
   warm      the same batch again (nothing to change) | a trivial one-task playbook
+            (measured alternately, best of 3 each) | a librbd loop opening each image once
   mixed     one batch that resizes 10%, deletes 10% and creates 10% more
   info      rbd_image_info over the pool
+  delete    one batch deleting all N (state: absent)
 
 and writes benchmarks/results/results.json, results.md and time_vs_n.png.
 Only ratios between methods of the same run are meaningful; absolute times depend on
@@ -80,6 +82,11 @@ def drop_pool(cluster, name: str) -> None:
     mon(cluster, "osd pool delete", pool=name, pool2=name, yes_i_really_really_mean_it=True)
 
 
+def ceph_version() -> str:
+    proc = subprocess.run(["rbd", "--version"], capture_output=True, text=True, check=False)
+    return proc.stdout.strip()
+
+
 def count_images(cluster, pool: str) -> int:
     import rbd  # pylint: disable=import-outside-toplevel
 
@@ -111,20 +118,29 @@ class Runner:
             raise RuntimeError(f"{cmd[0]} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
         return elapsed
 
-    def playbook(self, tasks: list[dict[str, Any]]) -> tuple[float, int]:
-        """Run a localhost playbook; return (seconds, peak module RSS in KiB)."""
+    def playbook(self, tasks: list[dict[str, Any]], measure_rss: bool = True) -> tuple[float, int, float]:
+        """Run a localhost playbook; return (seconds, peak module RSS in KiB, module process seconds).
+
+        With ``measure_rss`` each module runs under the rss_python wrapper (one more
+        interpreter start per task, the same for the batch and the trivial playbook),
+        which records the module process's peak RSS and wall time; without it, under
+        /usr/bin/python3 directly (RSS and module time 0).
+        """
         path = self.workdir / "play.yml"
         path.write_text(json.dumps([{"hosts": "localhost", "gather_facts": False, "tasks": tasks}]))
         self.rss_file.write_text("")
         env = dict(self.env, BENCH_RSS_FILE=str(self.rss_file))
+        interpreter = HERE / "rss_python" if measure_rss else Path("/usr/bin/python3")
         seconds = self._timed([str(BIN / "ansible-playbook"), "-i", "localhost,", "-c", "local",
-                               "-e", f"ansible_python_interpreter={HERE / 'rss_python'}", str(path)], env)
-        rss = [int(x) for x in self.rss_file.read_text().split()]
-        return seconds, max(rss) if rss else 0
+                               "-e", f"ansible_python_interpreter={interpreter}", str(path)], env)
+        records = [line.split() for line in self.rss_file.read_text().splitlines() if line.strip()]
+        rss = max((int(record[0]) for record in records), default=0)
+        module_seconds = sum(float(record[1]) for record in records)
+        return seconds, rss, module_seconds
 
-    def librbd_loop(self, pool: str, count: int) -> float:
+    def librbd_loop(self, pool: str, count: int, mode: str = "create") -> float:
         return self._timed(["/usr/bin/python3", str(HERE / "librbd_loop.py"), self.env["CEPH_CONF"], pool,
-                            str(SIZE_BYTES), "vol-", str(count)])
+                            str(SIZE_BYTES), "vol-", str(count), mode])
 
     def shell_loop(self, pool: str, count: int) -> float:
         script = f'for i in $(seq -f "%05g" 0 {count - 1}); do rbd create --size {SIZE} {pool}/vol-$i || exit 1; done'
@@ -137,25 +153,32 @@ class Runner:
             "ansible.builtin.command": {"argv": ["rbd", "create", "--size", SIZE, f"{pool}/{{{{ item }}}}"]},
             "loop": names,
             "changed_when": True,
-        }])[0]
+        }], measure_rss=False)[0]  # the wrapper would add an interpreter start to each of the N tasks
 
-    def batch(self, pool: str, images: list[dict[str, Any]]) -> tuple[float, int]:
+    def batch(self, pool: str, images: list[dict[str, Any]]) -> tuple[float, int, float]:
         return self.playbook([{
             "name": "converge volumes",
             "limiquantix.ceph_rbd.rbd_image": {"pool": pool, "size": SIZE, "images": images},
         }])
 
-    def info(self, pool: str) -> tuple[float, int]:
+    def info(self, pool: str) -> tuple[float, int, float]:
         return self.playbook([{"name": "volume info", "limiquantix.ceph_rbd.rbd_image_info": {"pool": pool}}])
 
-    def trivial(self) -> tuple[float, int]:
+    def trivial(self) -> tuple[float, int, float]:
         return self.playbook([{"name": "fixed cost", "ansible.builtin.ping": {}}])
 
 
-def best_of(repeats: int, func: Callable[[], Any]) -> Any:
-    """Smallest of `repeats` runs (each run must leave the state as it found it)."""
-    results = [func() for _attempt in range(repeats)]
-    return min(results, key=lambda r: r[0] if isinstance(r, tuple) else r)
+def best_of_alternating(repeats: int, *funcs: Callable[[], tuple]) -> list[tuple]:
+    """Run the functions in turn, `repeats` rounds; the fastest result of each.
+
+    Alternating keeps a ratio between them fair when the machine's load drifts
+    (each run must leave the state as it found it).
+    """
+    results: list[list[tuple]] = [[] for _func in funcs]
+    for _round in range(repeats):
+        for func, found in zip(funcs, results):
+            found.append(func())
+    return [min(found, key=lambda result: result[0]) for found in results]
 
 
 def measure(runner: Runner, cluster, count: int) -> dict[str, Any]:
@@ -176,22 +199,28 @@ def measure(runner: Runner, cluster, count: int) -> dict[str, Any]:
     row["shell_rbd_loop_s"] = in_fresh_pool(lambda p: runner.shell_loop(p, count), count)
     if count <= 50:
         row["ansible_command_loop_s"] = in_fresh_pool(lambda p: runner.ansible_command_loop(p, count), count)
-    row["trivial_playbook_s"], row["trivial_rss_kib"] = best_of(3, runner.trivial)
+    items = [{"name": n} for n in names]
 
     pool = fresh_pool(cluster)
     try:
-        row["batch_cold_s"], row["batch_cold_rss_kib"] = runner.batch(pool, [{"name": n} for n in names])
+        row["batch_cold_s"], row["batch_cold_rss_kib"], row["batch_cold_module_s"] = runner.batch(pool, items)
         assert count_images(cluster, pool) == count
-        row["batch_warm_s"], row["batch_warm_rss_kib"] = best_of(
-            2, lambda: runner.batch(pool, [{"name": n} for n in names]))
-        row["info_s"], row["info_rss_kib"] = runner.info(pool)
+        row["librbd_open_loop_s"] = runner.librbd_loop(pool, count, "open")
+        trivial, warm = best_of_alternating(3, runner.trivial, lambda: runner.batch(pool, items))
+        row["trivial_playbook_s"], row["trivial_rss_kib"], row["trivial_module_s"] = trivial
+        row["batch_warm_s"], row["batch_warm_rss_kib"], row["batch_warm_module_s"] = warm
+        row["info_s"], row["info_rss_kib"], _info_module_s = runner.info(pool)
         tenth = max(1, count // 10)
         mixed = ([{"name": n, "size": "20M"} for n in names[:tenth]]
                  + [{"name": n} for n in names[tenth:count - tenth]]
                  + [{"name": n, "state": "absent"} for n in names[count - tenth:]]
                  + [{"name": f"vol-new-{i:05d}"} for i in range(tenth)])
-        row["batch_mixed_s"], row["batch_mixed_rss_kib"] = runner.batch(pool, mixed)
+        row["batch_mixed_s"], row["batch_mixed_rss_kib"], _mixed_module_s = runner.batch(pool, mixed)
         assert count_images(cluster, pool) == count
+        remaining = [item["name"] for item in mixed if item.get("state") != "absent"]
+        row["batch_delete_s"], row["batch_delete_rss_kib"], _delete_module_s = runner.batch(
+            pool, [{"name": n, "state": "absent"} for n in remaining])
+        assert count_images(cluster, pool) == 0
     finally:
         drop_pool(cluster, pool)
     return row
@@ -208,6 +237,10 @@ def ratios(rows: list[dict[str, Any]]) -> dict[str, Any]:
             row["librbd_loop_s"] + row["trivial_playbook_s"])
         out[f"n{n}_batch_warm_over_trivial"] = row["batch_warm_s"] / row["trivial_playbook_s"]
         out[f"n{n}_batch_warm_over_cold"] = row["batch_warm_s"] / row["batch_cold_s"]
+        out[f"n{n}_batch_cold_over_librbd_loop"] = row["batch_cold_s"] / row["librbd_loop_s"]
+        out[f"n{n}_floor_warm_over_trivial"] = (row["trivial_playbook_s"] + row["librbd_open_loop_s"]) / row[
+            "trivial_playbook_s"]
+        out[f"n{n}_warm_module_over_trivial_module"] = row["batch_warm_module_s"] / row["trivial_module_s"]
         if "ansible_command_loop_s" in row:
             out[f"n{n}_command_loop_over_batch_cold"] = row["ansible_command_loop_s"] / row["batch_cold_s"]
     if 200 in by_n and 1000 in by_n:
@@ -227,9 +260,12 @@ TARGETS = [
 
 def markdown(rows: list[dict[str, Any]], ratio: dict[str, Any], meta: dict[str, Any]) -> str:
     cols = ["n", "librbd_loop_s", "shell_rbd_loop_s", "ansible_command_loop_s", "trivial_playbook_s",
-            "batch_cold_s", "batch_warm_s", "batch_mixed_s", "info_s",
-            "trivial_rss_kib", "batch_cold_rss_kib", "batch_warm_rss_kib", "info_rss_kib"]
-    lines = [f"Benchmark run {meta['date']} on {meta['machine']} ({meta['cpus']} CPUs), image size {SIZE}.", "",
+            "batch_cold_s", "librbd_open_loop_s", "batch_warm_s", "trivial_module_s", "batch_cold_module_s",
+            "batch_warm_module_s", "batch_mixed_s", "batch_delete_s", "info_s",
+            "trivial_rss_kib", "batch_cold_rss_kib", "batch_warm_rss_kib", "batch_mixed_rss_kib",
+            "batch_delete_rss_kib", "info_rss_kib"]
+    lines = [f"Benchmark run {meta['date']} on {meta['machine']} ({meta['cpus']} CPUs), image size {SIZE}, "
+             f"{meta['ceph']}; load average at the end {meta['load_average_at_end'][0]:.1f}.", "",
              "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for row in rows:
         lines.append("| " + " | ".join(
@@ -257,7 +293,9 @@ def plot(rows: list[dict[str, Any]], path: Path) -> bool:
     series = [("librbd_loop_s", "librbd loop (floor)"), ("shell_rbd_loop_s", "shell loop of rbd create"),
               ("ansible_command_loop_s", "command: rbd create in a loop"), ("batch_cold_s", "rbd_image images: cold"),
               ("batch_warm_s", "rbd_image images: warm (no-op)"), ("batch_mixed_s", "rbd_image images: mixed"),
-              ("info_s", "rbd_image_info"), ("trivial_playbook_s", "trivial one-task playbook")]
+              ("batch_delete_s", "rbd_image images: delete all"),
+              ("info_s", "rbd_image_info"), ("trivial_playbook_s", "trivial one-task playbook"),
+              ("librbd_open_loop_s", "librbd loop opening each image (warm floor)")]
     for key, label in series:
         points = [(row["n"], row[key]) for row in rows if key in row]
         if points:
@@ -304,7 +342,8 @@ def main() -> int:
 
     ratio = ratios(rows)
     meta = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": platform.machine(),
-            "cpus": os.cpu_count(), "image_size": SIZE}
+            "cpus": os.cpu_count(), "image_size": SIZE, "ceph": ceph_version(),
+            "load_average_at_end": os.getloadavg()}
     (out / "results.json").write_text(json.dumps({"meta": meta, "rows": rows, "ratios": ratio}, indent=2) + "\n")
     report = markdown(rows, ratio, meta)
     (out / "results.md").write_text(report)

@@ -239,6 +239,11 @@ attributes:
 notes:
   - An existing image that needs changes is opened a second time, read-write, to apply them
     and read the result back; an image that needs none is opened once, read-only.
+  - In the batch form the images are read by a few threads at once. Changes are applied in the
+    order of O(images), except that a run of consecutive items that only create a plain image
+    (no clone, QoS or metadata) or only delete one is carried out concurrently. When an item of
+    such a run fails, the others of the run are still completed; the error names the first
+    failing item and C(done) lists every image changed.
 seealso:
   - module: limiquantix.ceph_rbd.rbd_image_info
 """
