@@ -14,10 +14,12 @@ and checked before the first change.
 
 from __future__ import annotations
 
+import time
 from typing import Any, Callable
 
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.ceph_connection import CephCluster
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import (
+    AlreadyExistsError,
     CephRbdError,
     InvalidInputError,
     NotFoundError,
@@ -36,6 +38,7 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.image_plan im
     request_spec,
     split_image_metadata,
 )
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.pools import explain_blocked_write
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.rbd_common import (
     image_children,
     image_lockers,
@@ -404,8 +407,11 @@ def apply_plan(cluster: CephCluster, catalog: ImageCatalog, plan: dict[str, Any]
         catalog.forget(pool, namespace, name, exists=False)
         return None
     if [change["action"] for change in changes] == ["create"]:
-        with translated_errors(f"create image {spec}"):
-            _create(cluster, request)
+        try:
+            with translated_errors(f"create image {spec}"):
+                _create(cluster, request)
+        except AlreadyExistsError:
+            return adopt_concurrent_create(cluster, catalog, plan, with_usage)
         catalog.forget(pool, namespace, name, exists=True)
         # Nothing else to do: the prediction is exact but for the id, which
         # converge_images reads from one listing per namespace (no open).
@@ -420,6 +426,40 @@ def apply_plan(cluster: CephCluster, catalog: ImageCatalog, plan: dict[str, Any]
     with open_image(cluster, pool, namespace, name, read_only=False) as image:
         _apply_open_changes(image, request, changes)
         return describe_image(image, pool, namespace, name, catalog, with_usage)
+
+
+def adopt_concurrent_create(cluster: CephCluster, catalog: ImageCatalog, plan: dict[str, Any],
+                            with_usage: bool, attempts: int = 50) -> dict[str, Any]:
+    """The image appeared between planning and creating it: another run created it.
+
+    Re-read it (waiting briefly while the other run finishes its header); when it
+    matches the request this run changed nothing and goes on. Otherwise raise.
+    """
+    request, spec = plan["request"], plan["spec"]
+    catalog.forget(request["pool"], request["namespace"], request["name"], exists=True)
+    current = None
+    for _attempt in range(attempts):
+        try:
+            current = read_image(cluster, catalog, request["pool"], request["namespace"], request["name"],
+                                 with_usage)
+        except CephRbdError:
+            current = None
+        if current is not None:
+            break
+        time.sleep(0.1)
+    if current is None:
+        raise AlreadyExistsError(f"create image {spec}: another client is creating it at the same time")
+    try:
+        remaining = plan_image(current, request)
+    except CephRbdError as error:
+        raise AlreadyExistsError(f"image {spec} was created by another client meanwhile: {error}") from None
+    if remaining:
+        raise AlreadyExistsError(
+            f"image {spec} was created by another client meanwhile, with other settings "
+            f"({', '.join(change['action'] for change in remaining)} needed): run again to converge"
+        )
+    plan["changes"], plan["actions"] = [], []
+    return current
 
 
 def converge_images(cluster: CephCluster, requests: list[dict[str, Any]], check_mode: bool,
@@ -444,6 +484,7 @@ def converge_images(cluster: CephCluster, requests: list[dict[str, Any]], check_
         try:
             plan["after"] = apply_plan(cluster, catalog, plan, with_usage)
         except CephRbdError as error:
+            error = explain_blocked_write(cluster, plan["request"]["pool"], error)
             details = dict(error.details, done=done)
             raise type(error)(label(index, plan["spec"]) + str(error), **details) from None
         done.append(plan["spec"])

@@ -9,7 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.ceph_connection import CephCluster
-from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import translated_errors
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import (
+    CephRbdError,
+    NoSpaceError,
+    UnreachableError,
+    translated_errors,
+)
 
 try:
     import rbd
@@ -94,3 +99,56 @@ def get_pool(cluster: CephCluster, name: str) -> dict[str, Any] | None:
     """One pool dict, or None when the pool does not exist."""
     pools = list_pools(cluster, name)
     return pools[0] if pools else None
+
+
+# ---------------------------------------------------------------- full pools
+
+def _reached_quotas(detail: dict[str, Any], stats: dict[str, Any]) -> list[str]:
+    """The pool quotas that usage has reached, e.g. ['max_objects 10 (10 objects stored)']."""
+    reached = []
+    max_objects = detail.get("quota_max_objects") or 0
+    max_bytes = detail.get("quota_max_bytes") or 0
+    if max_objects and stats.get("objects", 0) >= max_objects:
+        reached.append(f"max_objects {max_objects} ({stats.get('objects', 0)} objects stored)")
+    if max_bytes and stats.get("stored", 0) >= max_bytes:
+        reached.append(f"max_bytes {max_bytes} ({stats.get('stored', 0)} bytes stored)")
+    if not reached:  # usage reports lag behind the full flag: name every quota that is set
+        reached = [f"{name} {value}" for name, value in (("max_objects", max_objects), ("max_bytes", max_bytes))
+                   if value]
+    return reached
+
+
+def full_pool_reason(cluster: CephCluster, pool: str) -> str | None:
+    """Why the OSDs refuse writes to ``pool`` (its quota, the cluster's full flag), or None."""
+    details = {d["pool_name"]: d for d in cluster.mon_command("osd pool ls", detail="detail") or []}
+    detail = details.get(pool)
+    if detail is None:
+        return None
+    flags = (detail.get("flags_names") or "").split(",")
+    if "full_quota" in flags:
+        quotas = _reached_quotas(detail, pool_usage(cluster).get(pool) or {})
+        return (f"pool {pool!r} is full: quota {' and '.join(quotas) or 'set'} reached; raise the quota "
+                "(rbd_pool quota_max_objects/quota_max_bytes, 0 removes it) or free space in the pool")
+    cluster_flags = ((cluster.mon_command("osd dump") or {}).get("flags") or "").split(",")
+    if "full" in flags or "full" in cluster_flags:
+        return (f"pool {pool!r} accepts no writes: the cluster is full (an OSD reached the full ratio); "
+                "add capacity or free space")
+    return None
+
+
+def explain_blocked_write(cluster: CephCluster, pool: str, error: CephRbdError) -> CephRbdError:
+    """Turn a timeout or no-space error on a write to ``pool`` into one naming a full pool's quota.
+
+    librbd waits for a full pool until its timeout rather than failing at once, so a
+    timed-out write is checked against the pool's flags. Other errors, or a pool that
+    is not full (or cannot be read), leave the error as it is.
+    """
+    if not isinstance(error, (UnreachableError, NoSpaceError)):
+        return error
+    try:
+        reason = full_pool_reason(cluster, pool)
+    except CephRbdError:
+        return error
+    if reason is None:
+        return error
+    return NoSpaceError(f"{reason} ({error.msg})", **dict(error.details, pool=pool))
