@@ -407,11 +407,9 @@ def apply_plan(cluster: CephCluster, catalog: ImageCatalog, plan: dict[str, Any]
         catalog.forget(pool, namespace, name, exists=False)
         return None
     if [change["action"] for change in changes] == ["create"]:
-        try:
-            with translated_errors(f"create image {spec}"):
-                _create(cluster, request)
-        except AlreadyExistsError:
-            return adopt_concurrent_create(cluster, catalog, plan, with_usage)
+        made_by_another = create_image_converging(cluster, catalog, plan, with_usage)
+        if made_by_another is not None:
+            return adopt_concurrent_create(plan, made_by_another)
         catalog.forget(pool, namespace, name, exists=True)
         # Nothing else to do: the prediction is exact but for the id, which
         # converge_images reads from one listing per namespace (no open).
@@ -419,38 +417,70 @@ def apply_plan(cluster: CephCluster, catalog: ImageCatalog, plan: dict[str, Any]
     for change in changes:
         if change["action"] == "protect_parent_snapshot":
             _protect(cluster, request["clone_from"])
-        elif change["action"] in ("create", "clone"):
-            with translated_errors(f"{change['action']} image {spec}"):
+        elif change["action"] == "clone":
+            with translated_errors(f"clone image {spec}"):
                 _create(cluster, request)
+            catalog.forget(pool, namespace, name, exists=True)
+        elif change["action"] == "create":
+            # Made meanwhile by another client: the changes below apply to it all the same.
+            create_image_converging(cluster, catalog, plan, with_usage)
             catalog.forget(pool, namespace, name, exists=True)
     with open_image(cluster, pool, namespace, name, read_only=False) as image:
         _apply_open_changes(image, request, changes)
         return describe_image(image, pool, namespace, name, catalog, with_usage)
 
 
-def adopt_concurrent_create(cluster: CephCluster, catalog: ImageCatalog, plan: dict[str, Any],
-                            with_usage: bool, attempts: int = 50) -> dict[str, Any]:
-    """The image appeared between planning and creating it: another run created it.
+def wait_for_openable_image(cluster: CephCluster, catalog: ImageCatalog, request: dict[str, Any],
+                            with_usage: bool, attempts: int = 50) -> dict[str, Any] | None:
+    """The image another client is creating, once its header is written (about 5 s at most).
 
-    Re-read it (waiting briefly while the other run finishes its header); when it
-    matches the request this run changed nothing and goes on. Otherwise raise.
+    None when it still cannot be found: the half-made leftover of an interrupted run.
+    Any other error (timeout, permission) is raised, never taken for a leftover.
+    """
+    catalog.forget(request["pool"], request["namespace"], request["name"], exists=True)
+    for _attempt in range(attempts):
+        current = read_image(cluster, catalog, request["pool"], request["namespace"], request["name"], with_usage)
+        if current is not None:
+            return current
+        time.sleep(0.1)
+    return None
+
+
+def create_image_converging(cluster: CephCluster, catalog: ImageCatalog, plan: dict[str, Any],
+                            with_usage: bool) -> dict[str, Any] | None:
+    """Create the planned image; None when this run created it.
+
+    When it exists already, return it as another client (a concurrent run) made it.
+    A half-made leftover of an interrupted run (an id or directory entry without a
+    header, which never opens) is removed (librbd cleans up what exists) and created again.
     """
     request, spec = plan["request"], plan["spec"]
-    catalog.forget(request["pool"], request["namespace"], request["name"], exists=True)
-    current = None
-    for _attempt in range(attempts):
-        try:
-            current = read_image(cluster, catalog, request["pool"], request["namespace"], request["name"],
-                                 with_usage)
-        except CephRbdError:
-            current = None
-        if current is not None:
-            break
-        time.sleep(0.1)
-    if current is None:
-        raise AlreadyExistsError(f"create image {spec}: another client is creating it at the same time")
     try:
-        remaining = plan_image(current, request)
+        with translated_errors(f"create image {spec}"):
+            _create(cluster, request)
+        return None
+    except AlreadyExistsError:
+        current = wait_for_openable_image(cluster, catalog, request, with_usage)
+    if current is not None:
+        return current
+    with translated_errors(f"clear the half-created image {spec} an interrupted run left"):
+        try:
+            rbd.RBD().remove(cluster.ioctx(request["pool"], request["namespace"]), request["name"])
+        except rbd.ImageNotFound:
+            pass  # librbd removed the id object and directory entry all the same
+    with translated_errors(f"create image {spec}"):
+        _create(cluster, request)
+    return None
+
+
+def adopt_concurrent_create(plan: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:
+    """Accept an image another client created meanwhile when it matches the request.
+
+    This run then changed nothing; other settings are an error asking for a re-run.
+    """
+    spec = plan["spec"]
+    try:
+        remaining = plan_image(current, plan["request"])
     except CephRbdError as error:
         raise AlreadyExistsError(f"image {spec} was created by another client meanwhile: {error}") from None
     if remaining:

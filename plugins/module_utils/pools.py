@@ -103,7 +103,7 @@ def get_pool(cluster: CephCluster, name: str) -> dict[str, Any] | None:
 
 # ---------------------------------------------------------------- full pools
 
-def _reached_quotas(detail: dict[str, Any], stats: dict[str, Any]) -> list[str]:
+def reached_quotas(detail: dict[str, Any], stats: dict[str, Any]) -> list[str]:
     """The pool quotas that usage has reached, e.g. ['max_objects 10 (10 objects stored)']."""
     reached = []
     max_objects = detail.get("quota_max_objects") or 0
@@ -126,7 +126,7 @@ def full_pool_reason(cluster: CephCluster, pool: str) -> str | None:
         return None
     flags = (detail.get("flags_names") or "").split(",")
     if "full_quota" in flags:
-        quotas = _reached_quotas(detail, pool_usage(cluster).get(pool) or {})
+        quotas = reached_quotas(detail, pool_usage(cluster).get(pool) or {})
         return (f"pool {pool!r} is full: quota {' and '.join(quotas) or 'set'} reached; raise the quota "
                 "(rbd_pool quota_max_objects/quota_max_bytes, 0 removes it) or free space in the pool")
     cluster_flags = ((cluster.mon_command("osd dump") or {}).get("flags") or "").split(",")
