@@ -285,8 +285,10 @@ def test_half_created_leftover_of_a_killed_run_is_cleared_and_created(testenv, c
 def test_two_runs_converging_the_same_volumes_at_once(testenv, ceph, fresh_pool):
     names = [f"vol-{i:02d}" for i in range(50)]
     args = batch(fresh_pool, names)
+    # The second run walks the list backwards, so the two meet in the middle.
+    backwards = batch(fresh_pool, names[::-1])
     started = time.monotonic()
-    procs = [start(module_command("rbd_image", args)) for _run in range(2)]
+    procs = [start(module_command("rbd_image", run_args)) for run_args in (args, backwards)]
     results = [finish(proc, started) for proc in procs]
     for result in results:
         assert_no_traceback(result)

@@ -1,8 +1,17 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 from __future__ import annotations
 
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import (
+    InvalidInputError,
+    NoSpaceError,
+    UnreachableError,
+)
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.health import summarize_health
-from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.pools import describe_pool
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.pools import (
+    describe_pool,
+    explain_blocked_write,
+    reached_quotas,
+)
 
 DETAIL = {
     "pool_id": 7, "pool_name": "ec-data", "type": 3, "size": 3, "min_size": 2, "crush_rule": 1,
@@ -54,17 +63,6 @@ def test_health_summary_keeps_status_and_one_message_per_check():
 
 
 # ---------------------------------------------------------------- full pools (issue 11)
-
-from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import (  # noqa: E402
-    InvalidInputError,
-    NoSpaceError,
-    UnreachableError,
-)
-from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.pools import (  # noqa: E402
-    explain_blocked_write,
-    reached_quotas,
-)
-
 
 class FakeCluster:
     """Answers the mon commands explain_blocked_write reads."""
