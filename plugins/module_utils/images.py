@@ -38,7 +38,10 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.image_plan im
     request_spec,
     split_image_metadata,
 )
-from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.pools import explain_blocked_write
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.pools import (
+    explain_permission_error,
+    explain_pool_error,
+)
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.rbd_common import (
     image_children,
     image_lockers,
@@ -505,6 +508,7 @@ def converge_images(cluster: CephCluster, requests: list[dict[str, Any]], check_
         try:
             plans.append(plan_request(cluster, catalog, request, with_usage))
         except CephRbdError as error:
+            error = explain_permission_error(cluster, error)
             raise type(error)(label(index, request_spec(request)) + str(error), **error.details) from None
     done: list[str] = []
     for index, plan in enumerate(plans):
@@ -514,7 +518,7 @@ def converge_images(cluster: CephCluster, requests: list[dict[str, Any]], check_
         try:
             plan["after"] = apply_plan(cluster, catalog, plan, with_usage)
         except CephRbdError as error:
-            error = explain_blocked_write(cluster, plan["request"]["pool"], error)
+            error = explain_pool_error(cluster, plan["request"]["pool"], error)
             details = dict(error.details, done=done)
             raise type(error)(label(index, plan["spec"]) + str(error), **details) from None
         done.append(plan["spec"])

@@ -12,6 +12,7 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.ceph_connecti
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import (
     CephRbdError,
     NoSpaceError,
+    PermissionDeniedError,
     UnreachableError,
     translated_errors,
 )
@@ -152,3 +153,24 @@ def explain_blocked_write(cluster: CephCluster, pool: str, error: CephRbdError) 
     if reason is None:
         return error
     return NoSpaceError(f"{reason} ({error.msg})", **dict(error.details, pool=pool))
+
+
+def explain_permission_error(cluster: CephCluster, error: CephRbdError) -> CephRbdError:
+    """Name the client whose caps refused an operation after connecting (other errors unchanged)."""
+    if not isinstance(error, PermissionDeniedError):
+        return error
+    user = getattr(cluster.handle, "rados_id", None)
+    client = f"client.{user}" if user else "the cephx user"
+    return PermissionDeniedError(
+        f"{client} is not allowed to do this, its caps do not cover it ({error.msg}); an RBD user needs "
+        "mon 'profile rbd' and osd 'profile rbd pool=<pool>' for every pool it uses", **error.details)
+
+
+def explain_pool_error(cluster: CephCluster, pool: str, error: CephRbdError) -> CephRbdError:
+    """A write error on ``pool`` explained: missing caps, or a full pool (checked only then).
+
+    When the monitors are gone too, the full-pool check waits its own timeout.
+    """
+    if isinstance(error, PermissionDeniedError):
+        return explain_permission_error(cluster, error)
+    return explain_blocked_write(cluster, pool, error)

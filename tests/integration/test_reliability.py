@@ -212,7 +212,8 @@ def test_wrong_key_missing_caps_and_removed_user_fail_clearly(testenv, ceph, poo
 
         cases = {
             "missing caps": (dict(as_user, pool=pool, name="vol-denied", size="4M"),
-                             "permission denied: check the cephx user, its key and its caps"),
+                             f"client.{user} is not allowed to do this, its caps do not cover it "
+                             f"(list images in {pool}: permission denied"),
             "wrong key": (dict(as_user, key=_tampered(key), pool=other, name="vol-denied", size="4M"),
                           f"refused client.{user}: wrong key or keyring, or the user does not exist"),
         }
