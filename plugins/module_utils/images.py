@@ -21,11 +21,13 @@ and deletions (independent of each other) is carried out concurrently.
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Optional, Sequence, Tuple, TypeVar
 
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.ceph_connection import CephCluster
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import (
+    AlreadyExistsError,
     CephRbdError,
     InvalidInputError,
     NotFoundError,
@@ -43,6 +45,10 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.image_plan im
     predict_image,
     request_spec,
     split_image_metadata,
+)
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.pools import (
+    explain_permission_error,
+    explain_pool_error,
 )
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.rbd_common import (
     image_children,
@@ -469,8 +475,9 @@ def apply_plan(cluster: CephCluster, catalog: ImageCatalog, plan: dict[str, Any]
         catalog.forget(pool, namespace, name, exists=False)
         return None
     if [change["action"] for change in changes] == ["create"]:
-        with translated_errors(f"create image {spec}"):
-            _create(cluster, request)
+        made_by_another = create_image_converging(cluster, catalog, plan, with_usage)
+        if made_by_another is not None:
+            return adopt_concurrent_create(plan, made_by_another)
         catalog.forget(pool, namespace, name, exists=True)
         # Nothing else to do: the prediction is exact but for the id, which
         # converge_images reads from one listing per namespace (no open).
@@ -478,13 +485,79 @@ def apply_plan(cluster: CephCluster, catalog: ImageCatalog, plan: dict[str, Any]
     for change in changes:
         if change["action"] == "protect_parent_snapshot":
             _protect(cluster, request["clone_from"])
-        elif change["action"] in ("create", "clone"):
-            with translated_errors(f"{change['action']} image {spec}"):
+        elif change["action"] == "clone":
+            with translated_errors(f"clone image {spec}"):
                 _create(cluster, request)
+            catalog.forget(pool, namespace, name, exists=True)
+        elif change["action"] == "create":
+            # Made meanwhile by another client: the changes below apply to it all the same.
+            create_image_converging(cluster, catalog, plan, with_usage)
             catalog.forget(pool, namespace, name, exists=True)
     with open_image(cluster, pool, namespace, name, read_only=False) as image:
         _apply_open_changes(image, request, changes)
         return describe_image(image, pool, namespace, name, catalog, with_usage)
+
+
+def wait_for_openable_image(cluster: CephCluster, catalog: ImageCatalog, request: dict[str, Any],
+                            with_usage: bool, attempts: int = 50) -> dict[str, Any] | None:
+    """The image another client is creating, once its header is written (about 5 s at most).
+
+    None when it still cannot be found: the half-made leftover of an interrupted run.
+    Any other error (timeout, permission) is raised, never taken for a leftover.
+    """
+    catalog.forget(request["pool"], request["namespace"], request["name"], exists=True)
+    for _attempt in range(attempts):
+        current = read_image(cluster, catalog, request["pool"], request["namespace"], request["name"], with_usage)
+        if current is not None:
+            return current
+        time.sleep(0.1)
+    return None
+
+
+def create_image_converging(cluster: CephCluster, catalog: ImageCatalog, plan: dict[str, Any],
+                            with_usage: bool) -> dict[str, Any] | None:
+    """Create the planned image; None when this run created it.
+
+    When it exists already, return it as another client (a concurrent run) made it.
+    A half-made leftover of an interrupted run (an id or directory entry without a
+    header, which never opens) is removed (librbd cleans up what exists) and created again.
+    """
+    request, spec = plan["request"], plan["spec"]
+    try:
+        with translated_errors(f"create image {spec}"):
+            _create(cluster, request)
+        return None
+    except AlreadyExistsError:
+        current = wait_for_openable_image(cluster, catalog, request, with_usage)
+    if current is not None:
+        return current
+    with translated_errors(f"clear the half-created image {spec} an interrupted run left"):
+        try:
+            rbd.RBD().remove(cluster.ioctx(request["pool"], request["namespace"]), request["name"])
+        except rbd.ImageNotFound:
+            pass  # librbd removed the id object and directory entry all the same
+    with translated_errors(f"create image {spec}"):
+        _create(cluster, request)
+    return None
+
+
+def adopt_concurrent_create(plan: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:
+    """Accept an image another client created meanwhile when it matches the request.
+
+    This run then changed nothing; other settings are an error asking for a re-run.
+    """
+    spec = plan["spec"]
+    try:
+        remaining = plan_image(current, plan["request"])
+    except CephRbdError as error:
+        raise AlreadyExistsError(f"image {spec} was created by another client meanwhile: {error}") from None
+    if remaining:
+        raise AlreadyExistsError(
+            f"image {spec} was created by another client meanwhile, with other settings "
+            f"({', '.join(change['action'] for change in remaining)} needed): run again to converge"
+        )
+    plan["changes"], plan["actions"] = [], []
+    return current
 
 
 def converge_images(cluster: CephCluster, requests: list[dict[str, Any]], check_mode: bool,
@@ -508,6 +581,7 @@ def converge_images(cluster: CephCluster, requests: list[dict[str, Any]], check_
             plans.append(plan_request(cluster, catalog, request, with_usage,
                                       prefetched.pop(request_spec(request), None)))
         except CephRbdError as error:
+            error = explain_permission_error(cluster, error)
             raise type(error)(label(index, request_spec(request)) + str(error), **error.details) from None
     for plan in plans:
         plan["actions"] = [describe_change(plan["spec"], change) for change in plan["changes"]]
@@ -525,6 +599,7 @@ def converge_images(cluster: CephCluster, requests: list[dict[str, Any]], check_
                 failed = (index, plan["spec"], error)
         if failed is not None:
             index, spec, error = failed
+            error = explain_pool_error(cluster, plans[index]["request"]["pool"], error)
             details = dict(error.details, done=done)
             raise type(error)(label(index, spec) + str(error), **details) from None
     _fill_new_ids(cluster, [plan["after"] for plan in plans if plan["after"] and plan["after"]["id"] is None])

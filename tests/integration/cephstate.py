@@ -379,3 +379,75 @@ def set_monitor_option(ceph, name: str, value: str) -> None:
     ret, _out, errs = ceph.mon_command(json.dumps(cmd), b"", target=leader)
     if ret != 0:
         raise RuntimeError(f"injectargs {name}: {ret} {errs}")
+
+
+# ---------------------------------------------------------------------------
+# Faults, health and orphan checks (added by the reliability helper, issue 11).
+# ---------------------------------------------------------------------------
+
+def wait_until(what: str, predicate, seconds: float = 120, interval: float = 0.5) -> float:
+    """Poll ``predicate`` until true; return the seconds it took; raise after ``seconds``."""
+    import time  # pylint: disable=import-outside-toplevel
+
+    started = time.monotonic()
+    while not predicate():
+        if time.monotonic() - started > seconds:
+            raise AssertionError(f"timed out after {seconds} s waiting for {what}")
+        time.sleep(interval)
+    return time.monotonic() - started
+
+
+def health(ceph) -> dict[str, Any]:
+    """``health detail`` as parsed JSON (status, checks)."""
+    return mon(ceph, "health", detail="detail")
+
+
+def pgs_active_clean(ceph) -> bool:
+    """Whether every placement group is active+clean."""
+    summary = mon(ceph, "pg stat")["pg_summary"]
+    states = {s["name"]: s["num"] for s in summary["num_pg_by_state"]}
+    return states.get("active+clean", 0) == summary["num_pgs"]
+
+
+def cluster_settled(ceph) -> bool:
+    """All OSDs up and in, every PG active+clean, no OSD/PG health check left."""
+    osds = mon(ceph, "osd stat")
+    checks = set(health(ceph).get("checks") or {})
+    return (osds["num_up_osds"] == osds["num_osds"] and pgs_active_clean(ceph)
+            and not checks & {"OSD_DOWN", "OSD_HOST_DOWN", "PG_DEGRADED", "PG_AVAILABILITY"})
+
+
+def rbd_object_names(ceph, pool: str) -> dict[str, set[str]]:
+    """RBD bookkeeping objects of a pool: names from rbd_id.*, ids from rbd_header.*."""
+    ids, headers = set(), set()
+    with ceph.open_ioctx(pool) as ioctx:
+        for obj in ioctx.list_objects():
+            if obj.key.startswith("rbd_id."):
+                ids.add(obj.key[len("rbd_id."):])
+            elif obj.key.startswith("rbd_header."):
+                headers.add(obj.key[len("rbd_header."):])
+    return {"id_objects": ids, "header_objects": headers}
+
+
+def half_created_images(ceph, pool: str) -> list[str]:
+    """Traces of images that are not whole: listed but unopenable, or objects without a listing.
+
+    Every listed image must open (its header exists), and every rbd_id/rbd_header object
+    must belong to a listed image.
+    """
+    import rbd  # pylint: disable=import-outside-toplevel
+
+    problems = []
+    with ceph.open_ioctx(pool) as ioctx:
+        listed = {entry["name"]: entry["id"] for entry in rbd.RBD().list2(ioctx)}
+        for name in sorted(listed):
+            try:
+                with rbd.Image(ioctx, name, read_only=True) as image:
+                    image.size()
+            except rbd.Error as exc:
+                problems.append(f"{name}: cannot open ({exc})")
+    objects = rbd_object_names(ceph, pool)
+    problems += [f"rbd_id.{name} without a listed image" for name in objects["id_objects"] - set(listed)]
+    problems += [f"rbd_header.{ident} without a listed image"
+                 for ident in objects["header_objects"] - set(listed.values())]
+    return problems

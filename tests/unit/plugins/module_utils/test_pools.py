@@ -1,8 +1,19 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 from __future__ import annotations
 
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import (
+    InvalidInputError,
+    NoSpaceError,
+    PermissionDeniedError,
+    UnreachableError,
+)
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.health import summarize_health
-from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.pools import describe_pool
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.pools import (
+    describe_pool,
+    explain_blocked_write,
+    explain_pool_error,
+    reached_quotas,
+)
 
 DETAIL = {
     "pool_id": 7, "pool_name": "ec-data", "type": 3, "size": 3, "min_size": 2, "crush_rule": 1,
@@ -61,3 +72,67 @@ def test_health_summary_keeps_status_and_one_message_per_check():
         "checks": {"OSD_DOWN": {"severity": "HEALTH_WARN", "message": "1 osds down"}},
     }
     assert summarize_health({}) == {"health": "UNKNOWN", "checks": {}}
+
+
+# ---------------------------------------------------------------- full pools (issue 11)
+
+class FakeCluster:
+    """Answers the mon commands explain_blocked_write reads."""
+
+    def __init__(self, flags: str, cluster_flags: str = "", objects: int = 0, stored: int = 0) -> None:
+        self.answers = {
+            "osd pool ls": [{"pool_name": "vols", "flags_names": flags, "quota_max_objects": 8,
+                             "quota_max_bytes": 0}],
+            "df": {"pools": [{"name": "vols", "stats": {"objects": objects, "stored": stored}}]},
+            "osd dump": {"flags": cluster_flags},
+        }
+
+    def mon_command(self, prefix, **_args):
+        return self.answers[prefix]
+
+
+def test_reached_quotas_names_the_quota_usage_reached():
+    detail = {"quota_max_objects": 8, "quota_max_bytes": 1024}
+    assert reached_quotas(detail, {"objects": 9, "stored": 10}) == ["max_objects 8 (9 objects stored)"]
+    assert reached_quotas(detail, {"objects": 1, "stored": 2048}) == ["max_bytes 1024 (2048 bytes stored)"]
+
+
+def test_reached_quotas_names_every_set_quota_while_usage_lags_behind():
+    assert reached_quotas({"quota_max_objects": 8, "quota_max_bytes": 0}, {}) == ["max_objects 8"]
+
+
+def test_a_timeout_on_a_quota_full_pool_becomes_a_no_space_error_naming_the_quota():
+    timeout = UnreachableError("create image vols/a: timed out", errno=110)
+    error = explain_blocked_write(FakeCluster("hashpspool,full,full_quota", objects=9), "vols", timeout)
+    assert isinstance(error, NoSpaceError)
+    assert error.msg.startswith("pool 'vols' is full: quota max_objects 8 (9 objects stored) reached")
+    assert "create image vols/a: timed out" in error.msg
+    assert error.details["pool"] == "vols"
+
+
+def test_a_timeout_on_a_full_cluster_says_the_cluster_is_full():
+    timeout = UnreachableError("create image vols/a: timed out")
+    error = explain_blocked_write(FakeCluster("hashpspool", cluster_flags="full,sortbitwise"), "vols", timeout)
+    assert isinstance(error, NoSpaceError) and "the cluster is full" in error.msg
+
+
+def test_other_errors_and_pools_that_are_not_full_are_left_alone():
+    timeout = UnreachableError("create image vols/a: timed out")
+    assert explain_blocked_write(FakeCluster("hashpspool"), "vols", timeout) is timeout
+    invalid = InvalidInputError("bad")
+    assert explain_blocked_write(FakeCluster("full_quota"), "vols", invalid) is invalid
+
+
+class FakeHandle:
+    rados_id = "narrow"
+
+
+def test_a_permission_error_names_the_client_and_the_caps_it_needs():
+    cluster = FakeCluster("hashpspool")
+    cluster.handle = FakeHandle()
+    denied = PermissionDeniedError("list images in vols: permission denied", errno=1)
+    error = explain_pool_error(cluster, "vols", denied)
+    assert isinstance(error, PermissionDeniedError)
+    assert error.msg.startswith("client.narrow is not allowed to do this, its caps do not cover it "
+                                "(list images in vols: permission denied)")
+    assert "osd 'profile rbd pool=<pool>'" in error.msg
