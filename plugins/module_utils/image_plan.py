@@ -509,9 +509,12 @@ def new_image_dict(request: dict[str, Any], parent_image: dict[str, Any] | None)
     }
 
 
-def deletion_blockers(spec: str, watchers: list[str], lockers: list[str], children: list[str]) -> str | None:
+def deletion_blockers(spec: str, watchers: list[str], lockers: list[str], children: list[str],
+                      domains: list[str] | None = None) -> str | None:
     """Why an image must not be deleted, naming who holds it; None when nothing does."""
     reasons = []
+    if domains:
+        reasons.append(f"used by libvirt domain(s) {', '.join(domains)} on this host (detach the disk first)")
     if watchers:
         reasons.append(f"opened by (watchers) {', '.join(watchers)}")
     if lockers:
@@ -527,12 +530,14 @@ def deletion_plan(request: dict[str, Any], current: dict[str, Any],
                   users: dict[str, list[str]]) -> list[dict[str, Any]]:
     """Changes that delete (or trash) an existing image, or InUseError saying why not.
 
-    ``users`` holds the image's ``watchers``, ``lockers`` and ``children``. An image in use
+    ``users`` holds the image's ``watchers``, ``lockers``, ``children`` and optionally the
+    libvirt ``domains`` of this host whose disks use it. An image in use
     is never deleted; its snapshots are deleted (unprotected first) only with ``force``;
     the trash keeps snapshots, so it needs no ``force``.
     """
     spec = request_spec(request)
-    blocker = deletion_blockers(spec, users["watchers"], users["lockers"], users["children"])
+    blocker = deletion_blockers(spec, users["watchers"], users["lockers"], users["children"],
+                                users.get("domains"))
     if blocker:
         raise InUseError(blocker, image=spec, **users)
     if request["trash"]:

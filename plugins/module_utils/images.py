@@ -358,8 +358,13 @@ def prefetch_reads(cluster: CephCluster, catalog: ImageCatalog, requests: list[d
 
 
 def plan_request(cluster: CephCluster, catalog: ImageCatalog, request: dict[str, Any],
-                 with_usage: bool, prefetched: Outcome | None = None) -> dict[str, Any]:
-    """Read one image (unless ``prefetched``) and plan its changes; raises before anything changes."""
+                 with_usage: bool, prefetched: Outcome | None = None,
+                 domain_refs: dict[tuple[str, str, str], list[str]] | None = None) -> dict[str, Any]:
+    """Read one image (unless ``prefetched``) and plan its changes; raises before anything changes.
+
+    ``domain_refs`` maps (pool, namespace, image) to the libvirt domains of this host that
+    use the image; a deletion of such an image is refused.
+    """
     if prefetched is None:
         current, users = _read_for_plan(cluster, catalog, request, with_usage)
     elif prefetched[1] is not None:
@@ -375,7 +380,8 @@ def plan_request(cluster: CephCluster, catalog: ImageCatalog, request: dict[str,
             extra, parent = _clone_changes(catalog, request)
     changes = plan_image(current, request, parent["size"] if parent else None)
     if request["state"] == "absent" and current is not None:
-        changes = deletion_plan(request, current, users)
+        domains = (domain_refs or {}).get((request["pool"], request["namespace"], request["name"]), [])
+        changes = deletion_plan(request, current, dict(users, domains=domains))
     changes = extra + changes
     return {
         "request": request,
@@ -561,7 +567,8 @@ def adopt_concurrent_create(plan: dict[str, Any], current: dict[str, Any]) -> di
 
 
 def converge_images(cluster: CephCluster, requests: list[dict[str, Any]], check_mode: bool,
-                    with_usage: bool, label: Callable[[int, str], str]) -> list[dict[str, Any]]:
+                    with_usage: bool, label: Callable[[int, str], str],
+                    domain_refs: dict[tuple[str, str, str], list[str]] | None = None) -> list[dict[str, Any]]:
     """Plan every request, then (unless check mode) apply the plans in order.
 
     The images are read concurrently before planning. Plans are applied in the
@@ -579,7 +586,7 @@ def converge_images(cluster: CephCluster, requests: list[dict[str, Any]], check_
     for index, request in enumerate(requests):
         try:
             plans.append(plan_request(cluster, catalog, request, with_usage,
-                                      prefetched.pop(request_spec(request), None)))
+                                      prefetched.pop(request_spec(request), None), domain_refs))
         except CephRbdError as error:
             error = explain_permission_error(cluster, error)
             raise type(error)(label(index, request_spec(request)) + str(error), **error.details) from None

@@ -163,3 +163,17 @@ def domain_rbd_disks(dom: Any) -> dict[str, Any]:
             entry["scopes"].append(scope)
     return {"name": dom.name(), "running": state["running"], "persistent": state["persistent"],
             "disks": sorted(disks.values(), key=lambda disk: disk["target"])}
+
+
+def rbd_image_references(conn: Any) -> dict[tuple[str, str, str], list[str]]:
+    """Which domains of the host use which RBD image: (pool, namespace, image) ->
+    ['vm-1 (running)', 'vm-2 (defined, not running)'], from live and persistent definitions."""
+    references: dict[tuple[str, str, str], list[str]] = {}
+    for dom in list_domains(conn):
+        domain = domain_rbd_disks(dom)
+        label = f"{domain['name']} ({'running' if domain['running'] else 'defined, not running'})"
+        for disk in domain["disks"]:
+            users = references.setdefault((disk["pool"], disk["namespace"], disk["image"]), [])
+            if label not in users:
+                users.append(label)
+    return references

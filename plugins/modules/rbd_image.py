@@ -139,6 +139,21 @@ options:
         fast with V(fast-diff), slower without). When V(false), C(used_bytes) is null.
     type: bool
     default: false
+  check_libvirt:
+    description:
+      - Before deleting, also refuse images that a libvirt domain of the host where the
+        module runs uses, running or only defined (a stopped VM's disk has no watcher).
+      - Only that host's domains are seen, and only when python3-libvirt is installed and
+        libvirtd answers at O(libvirt_uri); otherwise the check is skipped (RV(libvirt_checked)
+        says whether it ran). Run C(libvirt_rbd_disk_info) on the hypervisors to see the others.
+    type: bool
+    default: true
+  libvirt_uri:
+    description:
+      - The libvirt URI for O(check_libvirt). When not set, the environment variable
+        E(LIBVIRT_DEFAULT_URI) is used, then V(qemu:///system).
+    type: str
+    default: qemu:///system
   images:
     description:
       - The batch form, instead of O(name); a list of images, each a dict with the per-image
@@ -425,6 +440,13 @@ images:
       name: vol-old
       state: absent
       changed: true
+libvirt_checked:
+  description:
+    - Whether the deletion check consulted this host's libvirt domains (O(check_libvirt)).
+      False when nothing was deleted, or libvirt was not available.
+  returned: always
+  type: bool
+  sample: true
 actions:
   description: What was done (or would be done in check mode), one line per operation, each starting with the image spec.
   returned: always
@@ -437,16 +459,22 @@ actions:
 
 import traceback
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
 
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.ceph_connection import (
     ceph_connection_argument_spec,
     cluster_connection,
     missing_ceph_bindings,
 )
-from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import CephRbdError
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import CephRbdError, UnreachableError
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.image_plan import normalize_requests
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.images import converge_images
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.libvirt_connection import (
+    DEFAULT_URI,
+    LIBVIRT_IMPORT_ERROR,
+    libvirt_connection,
+)
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.libvirt_domain import rbd_image_references
 
 ITEM_OPTIONS = {
     "name": {"type": "str", "required": True},
@@ -480,6 +508,8 @@ def argument_spec() -> dict:
         trash={"type": "bool", "default": False},
         force={"type": "bool", "default": False},
         with_usage={"type": "bool", "default": False},
+        check_libvirt={"type": "bool", "default": True},
+        libvirt_uri={"type": "str", "default": DEFAULT_URI, "fallback": (env_fallback, ["LIBVIRT_DEFAULT_URI"])},
         images={"type": "list", "elements": "dict", "options": ITEM_OPTIONS},
     )
     return spec
@@ -491,6 +521,18 @@ def result_entry(plan: dict) -> dict:
     entry = plan["after"] or {"pool": request["pool"], "namespace": request["namespace"],
                               "name": request["name"], "state": "absent"}
     return dict(entry, changed=bool(plan["changes"]))
+
+
+def libvirt_references(params: dict, requests: list) -> dict | None:
+    """Which images this host's libvirt domains use, when a deletion is asked for and
+    libvirt can be asked; None when the check does not run."""
+    if not params["check_libvirt"] or LIBVIRT_IMPORT_ERROR or all(r["state"] != "absent" for r in requests):
+        return None
+    try:
+        with libvirt_connection(params["libvirt_uri"]) as conn:
+            return rbd_image_references(conn)
+    except UnreachableError:
+        return None
 
 
 def batch_label(index: int, spec: str) -> str:
@@ -511,9 +553,10 @@ def main() -> None:
     batch = module.params["images"] is not None
     try:
         requests = normalize_requests(module.params, module.params["images"])
+        domain_refs = libvirt_references(module.params, requests)
         with cluster_connection(module.params) as cluster:
             plans = converge_images(cluster, requests, module.check_mode, module.params["with_usage"],
-                                    batch_label if batch else lambda _index, _spec: "")
+                                    batch_label if batch else lambda _index, _spec: "", domain_refs)
     except CephRbdError as error:
         module.fail_json(msg=str(error), **error.details)
     except Exception as error:  # pylint: disable=broad-except
@@ -528,9 +571,9 @@ def main() -> None:
             "after": {plan["spec"]: plan["after"] for plan in changed_plans if plan["after"]},
         }
         module.exit_json(changed=changed, images=[result_entry(plan) for plan in plans],
-                         actions=actions, diff=diff)
+                         actions=actions, diff=diff, libvirt_checked=domain_refs is not None)
     plan = plans[0]
-    module.exit_json(changed=changed, image=plan["after"], actions=actions,
+    module.exit_json(changed=changed, image=plan["after"], actions=actions, libvirt_checked=domain_refs is not None,
                      diff={"before": plan["before"] or {}, "after": plan["after"] or {}})
 
 

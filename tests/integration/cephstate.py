@@ -451,3 +451,24 @@ def half_created_images(ceph, pool: str) -> list[str]:
     problems += [f"rbd_header.{ident} without a listed image"
                  for ident in objects["header_objects"] - set(listed.values())]
     return problems
+
+
+# --- domains with RBD disks (lead): libvirt_rbd_disk_info, migration check, deletion safety ---
+
+def domain_with_rbd_disks(name: str, disks: list[tuple[str, str]], mon: str, user: str, secret: str,
+                          domain_type: str = "qemu") -> str:
+    """small_domain_xml plus virtio RBD disks vdb, vdc ... for (pool, image) pairs."""
+    import xml.etree.ElementTree as ET  # pylint: disable=import-outside-toplevel
+
+    dom = ET.fromstring(small_domain_xml(name, domain_type))
+    devices = dom.find("devices")
+    host, port = mon.rsplit(":", 1)
+    for index, (pool, image) in enumerate(disks):
+        disk = ET.SubElement(devices, "disk", {"type": "network", "device": "disk"})
+        ET.SubElement(disk, "driver", {"name": "qemu", "type": "raw", "cache": "writeback", "discard": "unmap"})
+        source = ET.SubElement(disk, "source", {"protocol": "rbd", "name": f"{pool}/{image}"})
+        ET.SubElement(source, "host", {"name": host, "port": port})
+        auth = ET.SubElement(disk, "auth", {"username": user})
+        ET.SubElement(auth, "secret", {"type": "ceph", "uuid": secret})
+        ET.SubElement(disk, "target", {"dev": f"vd{'bcdefg'[index]}", "bus": "virtio"})
+    return ET.tostring(dom, encoding="unicode")

@@ -4,24 +4,11 @@
 from __future__ import annotations
 
 import uuid
-import xml.etree.ElementTree as ET
 
 import pytest
 
-from .cephstate import remove_domain, small_domain_xml
+from .cephstate import domain_with_rbd_disks, remove_domain
 from .harness import run_module
-
-
-def _with_rbd_disk(domain_xml: str, image: str, secret: str) -> str:
-    dom = ET.fromstring(domain_xml)
-    disk = ET.SubElement(dom.find("devices"), "disk", {"type": "network", "device": "disk"})
-    ET.SubElement(disk, "driver", {"name": "qemu", "type": "raw", "cache": "writeback", "discard": "unmap"})
-    source = ET.SubElement(disk, "source", {"protocol": "rbd", "name": f"limiquantix-volumes/{image}"})
-    ET.SubElement(source, "host", {"name": "127.0.0.1", "port": "6789"})
-    auth = ET.SubElement(disk, "auth", {"username": "libvirt"})
-    ET.SubElement(auth, "secret", {"type": "ceph", "uuid": secret})
-    ET.SubElement(disk, "target", {"dev": "vdb", "bus": "virtio"})
-    return ET.tostring(dom, encoding="unicode")
 
 
 @pytest.fixture
@@ -31,7 +18,8 @@ def defined_domain(testenv):
     name = f"t-info-{uuid.uuid4().hex[:6]}"
     secret = str(uuid.uuid4())
     conn = libvirt.open(testenv["LIBVIRT_DEFAULT_URI"])
-    conn.defineXML(_with_rbd_disk(small_domain_xml(name, "qemu"), "vol-info", secret))
+    conn.defineXML(domain_with_rbd_disks(name, [("limiquantix-volumes", "vol-info")], "127.0.0.1:6789",
+                                         "libvirt", secret))
     yield name, secret
     remove_domain(conn, name)
     conn.close()

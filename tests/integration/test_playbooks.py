@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import uuid
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -16,9 +15,9 @@ from .cephstate import (
     create_test_image,
     delete_client_key,
     delete_pool,
+    domain_with_rbd_disks,
     image_names,
     remove_domain,
-    small_domain_xml,
     undefine_secret,
 )
 from .harness import BIN, COLLECTION_ROOT, COLLECTIONS_PATH, SYSTEM_PYTHON, run_module, run_playbook
@@ -45,21 +44,6 @@ def _inventory(directory: Path, hostvars: dict) -> Path:
     return path
 
 
-def _domain_with_rbd_disks(name: str, pool: str, images: list[str], mon: str, user: str, secret: str) -> str:
-    dom = ET.fromstring(small_domain_xml(name, "qemu"))
-    devices = dom.find("devices")
-    for index, image in enumerate(images):
-        disk = ET.SubElement(devices, "disk", {"type": "network", "device": "disk"})
-        ET.SubElement(disk, "driver", {"name": "qemu", "type": "raw", "cache": "writeback"})
-        source = ET.SubElement(disk, "source", {"protocol": "rbd", "name": f"{pool}/{image}"})
-        host, port = mon.rsplit(":", 1)
-        ET.SubElement(source, "host", {"name": host, "port": port})
-        auth = ET.SubElement(disk, "auth", {"username": user})
-        ET.SubElement(auth, "secret", {"type": "ceph", "uuid": secret})
-        ET.SubElement(disk, "target", {"dev": f"vd{'bcdefg'[index]}", "bus": "virtio"})
-    return ET.tostring(dom, encoding="unicode")
-
-
 @pytest.fixture
 def hypervisor_setup(testenv, ceph, tmp_path):
     """A pool with two volumes, the hypervisor roles applied (conf, keyring, secret) and a
@@ -82,8 +66,8 @@ def hypervisor_setup(testenv, ceph, tmp_path):
     applied = run_playbook(PLAYBOOKS / "hypervisors.yml", inventory=inventory)
     assert applied["_rc"] == 0, applied.stdout[-3000:]
     conn = libvirt.open(testenv["LIBVIRT_DEFAULT_URI"])
-    conn.defineXML(_domain_with_rbd_disks(domain, pool, ["vol-locked", "vol-plain"],
-                                          testenv["TESTENV_MON_ADDR"], user, secret))
+    conn.defineXML(domain_with_rbd_disks(domain, [(pool, "vol-locked"), (pool, "vol-plain")],
+                                         testenv["TESTENV_MON_ADDR"], user, secret))
     yield {"pool": pool, "user": user, "secret": secret, "domain": domain, "inventory": inventory,
            "vars": variables}
     remove_domain(conn, domain)

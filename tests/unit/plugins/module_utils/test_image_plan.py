@@ -300,3 +300,12 @@ def test_snapshots_are_deleted_only_with_force_and_protected_ones_unprotected():
     assert deletion_plan(request(state="absent", force=True), image, NOBODY) == [
         {"action": "remove_snapshots", "snapshots": ["a", "b"], "unprotect": ["a"]}, {"action": "remove"}]
     assert deletion_plan(request(state="absent", trash=True), image, NOBODY) == [{"action": "trash"}]
+
+
+def test_a_volume_used_by_a_libvirt_domain_is_never_deleted():
+    from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.image_plan import deletion_blockers
+
+    message = deletion_blockers("p/vol-1", [], [], [], ["vm-1 (defined, not running)"])
+    assert message == ("image p/vol-1 is in use, refusing to delete it: used by libvirt domain(s) "
+                       "vm-1 (defined, not running) on this host (detach the disk first)")
+    assert deletion_blockers("p/vol-1", [], [], [], []) is None
