@@ -17,7 +17,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export PATH := $(BIN):$(PATH)
 
 .PHONY: deps packages venv collection test test-unit test-sanity test-lint test-molecule \
-        test-integration test-molecule test-demo demo demo-clean bench clean
+        test-integration test-molecule test-demo demo demo-clean bench docs clean
 
 deps: packages venv
 
@@ -72,6 +72,18 @@ test-sanity: collection
 test-lint: collection
 	mkdir -p $(BUILD)/lint-home
 	cd $(COLLECTION) && HOME=$(BUILD)/lint-home $(BIN)/ansible-lint --profile production
+	cd $(COLLECTION) && $(BIN)/antsibull-changelog lint
+
+# Module reference generated from the modules' own documentation: build/docs/<module>.txt
+docs: deps collection
+	rm -rf $(BUILD)/docs && mkdir -p $(BUILD)/docs
+	for module in $$(ls plugins/modules/*.py | xargs -n1 basename | sed 's/\.py$$//'); do \
+	  ANSIBLE_NOCOLOR=1 $(BIN)/ansible-doc -t module limiquantix.ceph_rbd.$$module > $(BUILD)/docs/$$module.txt || exit 1; \
+	done
+	for role in $$(ls roles); do \
+	  ANSIBLE_NOCOLOR=1 $(BIN)/ansible-doc -t role limiquantix.ceph_rbd.$$role > $(BUILD)/docs/role-$$role.txt || exit 1; \
+	done
+	@echo "module and role reference in $(BUILD)/docs"
 
 test-integration: collection
 	cd $(COLLECTION) && $(BIN)/python -m pytest -q tests/integration $(PYTEST_ARGS)
