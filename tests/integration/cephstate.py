@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Iterator
 
 
@@ -472,3 +473,11 @@ def domain_with_rbd_disks(name: str, disks: list[tuple[str, str]], mon: str, use
         ET.SubElement(auth, "secret", {"type": "ceph", "uuid": secret})
         ET.SubElement(disk, "target", {"dev": f"vd{'bcdefg'[index]}", "bus": "virtio"})
     return ET.tostring(dom, encoding="unicode")
+
+
+def admin_key(testenv) -> str:
+    """The admin key of a test environment, read from its keyring."""
+    for line in Path(testenv["CEPH_KEYRING"]).read_text().splitlines():
+        if line.strip().startswith("key ="):
+            return line.split("=", 1)[1].strip()
+    raise AssertionError("no key in the admin keyring")

@@ -156,6 +156,20 @@ def create_image(ceph, pool: str, name: str, size: int = 4 * 1024 * 1024) -> Non
 # --- secret leaks --------------------------------------------------------------------
 
 
+def process_command_lines() -> list[tuple[str, str]]:
+    """(pid, command line) of every process, arguments joined by spaces."""
+    lines = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            lines.append((entry, Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ")
+                          .decode("utf-8", "replace")))
+        except OSError:
+            continue
+    return lines
+
+
 class _Sampler:
     """Runs ``_scan`` in a thread until the block ends; collects ``hits``."""
 
@@ -193,13 +207,7 @@ class CmdlineWatcher(_Sampler):
     """Samples every process's command line; records any that holds a secret."""
 
     def _scan(self) -> None:
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            try:
-                cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
-            except OSError:
-                continue
+        for entry, cmdline in process_command_lines():
             for secret in self.secrets:
                 if secret in cmdline:
                     self.hits.append(f"pid {entry}: {cmdline[:80]}...")

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from .cephstate import (
+    admin_key,
     create_rbd_pool,
     create_test_image,
     delete_client_key,
@@ -25,13 +26,6 @@ from .harness import BIN, COLLECTION_ROOT, COLLECTIONS_PATH, SYSTEM_PYTHON, run_
 PLAYBOOKS = COLLECTION_ROOT / "playbooks"
 LAYERING = 1
 LAYERING_EXCLUSIVE_LOCK = 1 | 4
-
-
-def _admin_key(testenv) -> str:
-    for line in Path(testenv["CEPH_KEYRING"]).read_text().splitlines():
-        if line.strip().startswith("key"):
-            return line.split("=", 1)[1].strip()
-    raise AssertionError("no key in the admin keyring")
 
 
 def _inventory(directory: Path, hostvars: dict) -> Path:
@@ -102,7 +96,7 @@ def test_migration_check_passes_then_reports_each_broken_requirement(testenv, ce
         image.update_features(rbd.RBD_FEATURE_EXCLUSIVE_LOCK, False)
     wrong = run_module("libvirt_secret", {
         "uuid": setup["secret"], "usage_name": f"client.{setup['user']} secret",
-        "description": f"Ceph client.{setup['user']} key", "value": _admin_key(testenv)})
+        "description": f"Ceph client.{setup['user']} key", "value": admin_key(testenv)})
     assert wrong.changed and not wrong.failed, wrong.msg
 
     rc, report = _check(setup)
@@ -113,7 +107,7 @@ def test_migration_check_passes_then_reports_each_broken_requirement(testenv, ce
         (f"libvirt secret {setup['secret']}", "localhost"),
     }, report
     assert "does not hold the key" in broken[(f"libvirt secret {setup['secret']}", "localhost")]
-    assert _admin_key(testenv) not in str(report)
+    assert admin_key(testenv) not in str(report)
 
 
 def test_volumes_playbook_runs_the_awx_way_and_keeps_the_key_out_of_the_artifacts(testenv, ceph, tmp_path):
@@ -122,7 +116,7 @@ def test_volumes_playbook_runs_the_awx_way_and_keeps_the_key_out_of_the_artifact
     private data dir, CEPH_USER/CEPH_KEYRING in the environment, settings as extra vars."""
     import ansible_runner  # pylint: disable=import-outside-toplevel
 
-    key = _admin_key(testenv)
+    key = admin_key(testenv)
     pool = f"awx-{uuid.uuid4().hex[:6]}"
     create_rbd_pool(ceph, pool)
     try:

@@ -8,51 +8,11 @@ vars file (AWX credential) or CEPH_KEY in the environment, never as a CLI argume
 
 from __future__ import annotations
 
-import threading
-from pathlib import Path
-
 import pytest
 
-from .cephstate import create_rbd_pool, delete_pool, image_names, mon
+from .cephstate import admin_key, create_rbd_pool, delete_pool, image_names, mon
 from .harness import FQCN, run_module, run_playbook, write_playbook
-
-
-class CommandLineSampler:
-    """Reads /proc/*/cmdline in a background thread; remembers command lines holding a secret."""
-
-    def __init__(self, secrets: list[str]) -> None:
-        self.secrets = [s.encode() for s in secrets]
-        self.hits: list[str] = []
-        self.samples = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-                try:
-                    data = cmdline.read_bytes()
-                except OSError:
-                    continue
-                if any(secret in data for secret in self.secrets):
-                    self.hits.append(data.replace(b"\0", b" ").decode("utf-8", "replace"))
-            self.samples += 1
-            self._stop.wait(0.01)
-
-    def __enter__(self) -> "CommandLineSampler":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_exc) -> None:
-        self._stop.set()
-        self._thread.join()
-
-
-def admin_key(testenv) -> str:
-    for line in Path(testenv["CEPH_KEYRING"]).read_text().splitlines():
-        if line.strip().startswith("key ="):
-            return line.split("=", 1)[1].strip()
-    raise AssertionError("no key in the admin keyring")
+from .hypervisor_helpers import CmdlineWatcher
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +53,7 @@ def test_keys_never_on_a_command_line_in_verbose_output_or_in_diff(testenv, ceph
             "name": pool, "user": "admin", "key": "{{ ceph_admin_key }}"}},
     ])
     extra_vars = {"ceph_user_key": user_key, "ceph_admin_key": admin}
-    with CommandLineSampler(secrets) as sampler:
+    with CmdlineWatcher(secrets) as sampler:
         applied = run_playbook(playbook, extra_vars=extra_vars, env=dict(no_keyring, ANSIBLE_VERBOSITY="4"))
         checked = run_playbook(playbook, extra_vars=extra_vars, check=True,
                                env=dict(no_keyring, ANSIBLE_VERBOSITY="4"))

@@ -5,22 +5,13 @@ reports its status, is idempotent, and leaves no process or file behind."""
 from __future__ import annotations
 
 import subprocess
-from pathlib import Path
 
 from .conftest import TESTENV
+from .hypervisor_helpers import process_command_lines
 
 
 def _processes_mentioning(text: str) -> list[str]:
-    found = []
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            try:
-                cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            except OSError:
-                continue
-            if text in cmdline:
-                found.append(f"{proc.name}: {cmdline}")
-    return found
+    return [f"{pid}: {cmdline}" for pid, cmdline in process_command_lines() if text in cmdline]
 
 
 def test_second_environment_runs_beside_the_first_and_leaves_nothing_behind(testenv, tmp_path):
