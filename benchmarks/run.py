@@ -295,7 +295,7 @@ def plot(rows: list[dict[str, Any]], path: Path) -> bool:
               ("batch_warm_s", "rbd_image images: warm (no-op)"), ("batch_mixed_s", "rbd_image images: mixed"),
               ("batch_delete_s", "rbd_image images: delete all"),
               ("info_s", "rbd_image_info"), ("trivial_playbook_s", "trivial one-task playbook"),
-              ("librbd_open_loop_s", "librbd loop opening each image (warm floor)")]
+              ("librbd_open_loop_s", "librbd loop opening each image")]
     for key, label in series:
         points = [(row["n"], row[key]) for row in rows if key in row]
         if points:

@@ -445,11 +445,13 @@ def describe_change(spec: str, change: dict[str, Any]) -> str:
 
 
 def predict_image(current: dict[str, Any] | None, request: dict[str, Any],
-                  changes: list[dict[str, Any]], parent_image: dict[str, Any] | None = None) -> dict[str, Any] | None:
+                  changes: list[dict[str, Any]], parent_image: dict[str, Any] | None = None,
+                  with_watchers: bool = True) -> dict[str, Any] | None:
     """The image after the plan (what check mode reports); None when it will not exist.
 
     ``parent_image`` holds the clone parent snapshot's ``size`` and ``object_size`` (a clone inherits them).
-    Values only the cluster knows (a new image's id) are None.
+    Values only the cluster knows (a new image's id) are None; so are a new image's
+    watchers (none) when watchers are not reported (``with_watchers``).
     """
     if request["state"] == "absent":
         return None
@@ -457,6 +459,7 @@ def predict_image(current: dict[str, Any] | None, request: dict[str, Any],
         return current
     if current is None:
         image = new_image_dict(request, parent_image)
+        image["watchers"] = [] if with_watchers else None
     else:
         image = dict(current)
     for change in changes:

@@ -6,24 +6,27 @@
 
 The batch path is built for hundreds of images: each pool/namespace is listed
 once, each clone parent and pool detail is read once (:class:`ImageCatalog`),
-an unchanged image is opened once (read-only, no watcher), a changed one once
-more read-write to apply and read back, and used bytes (diff-iterate) are only
-computed when asked. Planning is pure (``image_plan``); everything is planned
-and checked before the first change.
+an image is opened at most once read-only (no watcher) and, when it changes,
+once more read-write to apply and read back. Used bytes (diff-iterate) and
+watchers are only read when asked (:class:`ReadDetails`). Planning is pure
+(``image_plan``); everything is planned and checked before the first change.
 
 Opening an image costs about 3 ms of client CPU (librbd copies its whole
-configuration into every image context) plus a few round trips, so the images
-of a batch are read by a few threads at once (:func:`run_concurrently`; librbd
-is thread-safe and the bindings release the GIL while librbd works). Applying
-keeps the order of the list, except that a run of consecutive plain creates
-and deletions (independent of each other) is carried out concurrently.
+configuration into every image context) plus a few round trips. So a plain
+image that is only read (no usage, no watchers, not to be deleted) is read
+from its header object instead, all of them at once (``image_headers``), and
+the images that must be opened are opened by a few threads at once
+(:func:`run_concurrently`; librbd is thread-safe and the bindings release the
+GIL while librbd works). Applying keeps the order of the list, except that a
+run of consecutive plain creates and deletions (independent of each other) is
+carried out concurrently.
 """
 
 from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Optional, Sequence, Tuple, TypeVar
+from typing import Any, Callable, NamedTuple, Optional, Sequence, Tuple, TypeVar
 
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.ceph_connection import CephCluster
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import (
@@ -32,6 +35,10 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import
     InvalidInputError,
     NotFoundError,
     translated_errors,
+)
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.image_headers import (
+    read_image_metadata,
+    read_plain_headers,
 )
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.image_plan import (
     DEFAULT_FEATURES,
@@ -74,6 +81,13 @@ Item = TypeVar("Item")
 Outcome = Tuple[Any, Optional[CephRbdError]]  # (result, error) of one item
 
 
+class ReadDetails(NamedTuple):
+    """What to read of an image beyond its settings: each needs the image opened in librbd."""
+
+    usage: bool = False  # used_bytes (diff-iterate; expensive without fast-diff)
+    watchers: bool = False  # the clients that have the image open
+
+
 def run_concurrently(func: Callable[[Item], Any], items: Sequence[Item],
                      workers: int = MAX_WORKERS) -> list[Outcome]:
     """``func`` over ``items`` on up to ``workers`` threads; (result, error) per item, in order.
@@ -99,14 +113,17 @@ class ImageCatalog:
     def __init__(self, cluster: CephCluster) -> None:
         self.cluster = cluster
         self.own_client_id = cluster.handle.get_instance_id()
-        self._names: dict[tuple[str, str], set[str]] = {}
+        self._names: dict[tuple[str, str], dict[str, str | None]] = {}
         self._pool_details: dict[str, dict[str, Any]] | None = None
         self._pool_names: dict[int, str] = {}
         self._parents: dict[str, dict[str, Any]] = {}
         self._clone_formats: dict[str, int] = {}
 
-    def names(self, pool: str, namespace: str) -> set[str]:
-        """Image names of a pool/namespace, listed once (NotFoundError for a missing namespace)."""
+    def names(self, pool: str, namespace: str) -> dict[str, str | None]:
+        """Image ids by name in a pool/namespace, listed once (NotFoundError for a missing namespace).
+
+        The id of an image this run created is None.
+        """
         key = (pool, namespace)
         if key not in self._names:
             ioctx = self.cluster.ioctx(pool, namespace)
@@ -120,7 +137,7 @@ class ImageCatalog:
                         pool=pool, namespace=namespace,
                     )
             with translated_errors(f"list images in {image_spec(pool, namespace, '').rstrip('/')}"):
-                self._names[key] = {entry["name"] for entry in rbd.RBD().list2(ioctx)}
+                self._names[key] = {entry["name"]: entry["id"] for entry in rbd.RBD().list2(ioctx)}
         return self._names[key]
 
     def pool_name(self, pool_id: int) -> str:
@@ -189,8 +206,12 @@ class ImageCatalog:
     def forget(self, pool: str, namespace: str, name: str, exists: bool) -> None:
         """Keep the cached listing true after a create or delete."""
         names = self._names.get((pool, namespace))
-        if names is not None:
-            (names.add if exists else names.discard)(name)
+        if names is None:
+            return
+        if exists:
+            names.setdefault(name, None)
+        else:
+            names.pop(name, None)
 
 
 # ---------------------------------------------------------------- reading
@@ -237,32 +258,66 @@ def image_parent(image: Any) -> dict[str, Any] | None:
     }
 
 
-def describe_image(image: Any, pool: str, namespace: str, name: str, catalog: ImageCatalog,
-                   with_usage: bool) -> dict[str, Any]:
-    """The collection's image dict of an open image."""
-    stat = image.stat()
-    features = feature_names(image.features())
-    qos, metadata = split_image_metadata(list(image.metadata_list()))
-    data_pool = catalog.pool_name(image.data_pool_id()) if "data-pool" in features else None
+def image_dict(pool: str, namespace: str, name: str, image_id: str | None, catalog: ImageCatalog,
+               settings: dict[str, Any], **state: Any) -> dict[str, Any]:
+    """The collection's image dict.
+
+    ``settings`` holds ``size``, ``features`` (bits), ``object_size``, ``stripe_unit``,
+    ``stripe_count``, ``data_pool_id`` and ``metadata`` (key/value pairs, QoS
+    settings included); ``state`` holds ``parent``, ``snapshots``, ``watchers``
+    and ``used_bytes``.
+    """
+    features = feature_names(settings["features"])
+    qos, metadata = split_image_metadata(list(settings["metadata"]))
+    data_pool = catalog.pool_name(settings["data_pool_id"]) if "data-pool" in features else None
     return {
         "pool": pool,
         "namespace": namespace,
         "name": name,
-        "id": image.id(),
-        "size": stat["size"],
+        "id": image_id,
+        "size": settings["size"],
         "features": features,
-        "object_size": stat["obj_size"],
-        "stripe_unit": image.stripe_unit(),
-        "stripe_count": image.stripe_count(),
+        "object_size": settings["object_size"],
+        "stripe_unit": settings["stripe_unit"],
+        "stripe_count": settings["stripe_count"],
         "data_pool": data_pool,
-        "parent": image_parent(image),
-        "snapshots": image_snapshots(image),
-        "watchers": image_watchers(image, exclude_client_id=catalog.own_client_id),
-        "provisioned_bytes": stat["size"],
-        "used_bytes": used_bytes(image) if with_usage else None,
+        "parent": state["parent"],
+        "snapshots": state["snapshots"],
+        "watchers": state["watchers"],
+        "provisioned_bytes": settings["size"],
+        "used_bytes": state["used_bytes"],
         "qos": dict(sorted(qos.items())),
         "metadata": dict(sorted(metadata.items())),
     }
+
+
+def describe_image(image: Any, pool: str, namespace: str, name: str, catalog: ImageCatalog,
+                   details: ReadDetails) -> dict[str, Any]:
+    """The collection's image dict of an open image (its metadata read from the header object)."""
+    stat = image.stat()
+    image_id = image.id()
+    spec = image_spec(pool, namespace, name)
+    settings = {
+        "size": stat["size"],
+        "features": image.features(),
+        "object_size": stat["obj_size"],
+        "stripe_unit": image.stripe_unit(),
+        "stripe_count": image.stripe_count(),
+        "data_pool_id": image.data_pool_id(),
+        "metadata": read_image_metadata(catalog.cluster.ioctx(pool, namespace), image_id, spec).items(),
+    }
+    watchers = image_watchers(image, exclude_client_id=catalog.own_client_id) if details.watchers else None
+    return image_dict(pool, namespace, name, image_id, catalog, settings,
+                      parent=image_parent(image), snapshots=image_snapshots(image), watchers=watchers,
+                      used_bytes=used_bytes(image) if details.usage else None)
+
+
+def describe_plain_header(header: dict[str, Any], pool: str, namespace: str, name: str, image_id: str,
+                          catalog: ImageCatalog) -> dict[str, Any]:
+    """The collection's image dict of a plain image read from its header (no parent, no snapshots)."""
+    settings = dict(header, object_size=1 << header["order"], metadata=header["metadata"].items())
+    return image_dict(pool, namespace, name, image_id, catalog, settings,
+                      parent=None, snapshots=[], watchers=None, used_bytes=None)
 
 
 def image_users(image: Any, own_client_id: int) -> dict[str, list[str]]:
@@ -275,7 +330,7 @@ def image_users(image: Any, own_client_id: int) -> dict[str, list[str]]:
 
 
 def read_image_and_users(cluster: CephCluster, catalog: ImageCatalog, pool: str, namespace: str, name: str,
-                         with_usage: bool, with_users: bool) -> tuple[dict[str, Any] | None, dict[str, list[str]]]:
+                         details: ReadDetails, with_users: bool) -> tuple[dict[str, Any] | None, dict[str, list[str]]]:
     """One image dict and, when asked, its users, from one read-only open (no watcher).
 
     The image is None when it does not exist.
@@ -285,15 +340,39 @@ def read_image_and_users(cluster: CephCluster, catalog: ImageCatalog, pool: str,
     try:
         with open_image(cluster, pool, namespace, name) as image:
             users = image_users(image, catalog.own_client_id) if with_users else {}
-            return describe_image(image, pool, namespace, name, catalog, with_usage), users
+            return describe_image(image, pool, namespace, name, catalog, details), users
     except NotFoundError:
         return None, {}
 
 
 def read_image(cluster: CephCluster, catalog: ImageCatalog, pool: str, namespace: str, name: str,
-               with_usage: bool) -> dict[str, Any] | None:
+               details: ReadDetails) -> dict[str, Any] | None:
     """One image dict (read-only open, no watcher), or None when it does not exist."""
-    return read_image_and_users(cluster, catalog, pool, namespace, name, with_usage, with_users=False)[0]
+    return read_image_and_users(cluster, catalog, pool, namespace, name, details, with_users=False)[0]
+
+
+def read_plain_images(catalog: ImageCatalog, requests: list[dict[str, Any]]) -> dict[str, Outcome]:
+    """Image dicts of the requested images that are plain, read from their headers, keyed by spec.
+
+    One omap read per image, all in flight at once per pool/namespace. An image
+    that is not plain is left out (open it); a failed read is its outcome's error.
+    """
+    by_namespace: dict[tuple[str, str], list[str]] = {}
+    for request in requests:
+        by_namespace.setdefault((request["pool"], request["namespace"]), []).append(request["name"])
+    outcomes: dict[str, Outcome] = {}
+    for (pool, namespace), names in by_namespace.items():
+        ids = catalog.names(pool, namespace)
+        headers = read_plain_headers(catalog.cluster.ioctx(pool, namespace), {name: ids[name] for name in names},
+                                     image_spec(pool, namespace, ""))
+        for name, (header, error) in headers.items():
+            spec = image_spec(pool, namespace, name)
+            if error is not None:
+                outcomes[spec] = (None, error)
+            elif header is not None:
+                image = describe_plain_header(header, pool, namespace, name, ids[name], catalog)
+                outcomes[spec] = ((image, {}), None)
+    return outcomes
 
 
 def list_images(cluster: CephCluster, pool: str, namespace: str = "", name: str | None = None,
@@ -302,8 +381,9 @@ def list_images(cluster: CephCluster, pool: str, namespace: str = "", name: str 
     catalog = ImageCatalog(cluster)
     names = catalog.names(pool, namespace)
     wanted = sorted(n for n in names if name is None or n == name)
+    details = ReadDetails(usage=with_usage, watchers=True)
     outcomes = run_concurrently(
-        lambda image_name: read_image(cluster, catalog, pool, namespace, image_name, with_usage), wanted)
+        lambda image_name: read_image(cluster, catalog, pool, namespace, image_name, details), wanted)
     images = []
     for image, error in outcomes:
         if error is not None:
@@ -333,18 +413,20 @@ def _clone_changes(catalog: ImageCatalog, request: dict[str, Any]) -> tuple[list
 
 
 def _read_for_plan(cluster: CephCluster, catalog: ImageCatalog, request: dict[str, Any],
-                   with_usage: bool) -> tuple[dict[str, Any] | None, dict[str, list[str]]]:
+                   details: ReadDetails) -> tuple[dict[str, Any] | None, dict[str, list[str]]]:
     """The image a request is about and, for a deletion, its users."""
     return read_image_and_users(cluster, catalog, request["pool"], request["namespace"], request["name"],
-                                with_usage, with_users=request["state"] == "absent")
+                                details, with_users=request["state"] == "absent")
 
 
 def prefetch_reads(cluster: CephCluster, catalog: ImageCatalog, requests: list[dict[str, Any]],
-                   with_usage: bool) -> dict[str, Outcome]:
-    """Read every requested image that exists, concurrently, keyed by spec (nothing changes).
+                   details: ReadDetails) -> dict[str, Outcome]:
+    """Read every requested image that exists, keyed by spec (nothing changes).
 
-    Errors are kept for :func:`plan_request` to raise in the order of the list;
-    a namespace that cannot be listed is left to it too.
+    Plain images that only need their settings read are read from their headers
+    (:func:`read_plain_images`); the others are opened, concurrently. Errors are
+    kept for :func:`plan_request` to raise in the order of the list; a namespace
+    that cannot be listed is left to it too.
     """
     existing = []
     for request in requests:
@@ -353,12 +435,16 @@ def prefetch_reads(cluster: CephCluster, catalog: ImageCatalog, requests: list[d
                 existing.append(request)
         except CephRbdError:
             continue
-    outcomes = run_concurrently(lambda request: _read_for_plan(cluster, catalog, request, with_usage), existing)
-    return {request_spec(request): outcome for request, outcome in zip(existing, outcomes)}
+    header_only = not details.usage and not details.watchers
+    outcomes = read_plain_images(catalog, [r for r in existing if header_only and r["state"] == "present"])
+    to_open = [request for request in existing if request_spec(request) not in outcomes]
+    opened = run_concurrently(lambda request: _read_for_plan(cluster, catalog, request, details), to_open)
+    outcomes.update((request_spec(request), outcome) for request, outcome in zip(to_open, opened))
+    return outcomes
 
 
 def plan_request(cluster: CephCluster, catalog: ImageCatalog, request: dict[str, Any],
-                 with_usage: bool, prefetched: Outcome | None = None,
+                 details: ReadDetails, prefetched: Outcome | None = None,
                  domain_refs: dict[tuple[str, str, str], list[str]] | None = None) -> dict[str, Any]:
     """Read one image (unless ``prefetched``) and plan its changes; raises before anything changes.
 
@@ -366,7 +452,7 @@ def plan_request(cluster: CephCluster, catalog: ImageCatalog, request: dict[str,
     use the image; a deletion of such an image is refused.
     """
     if prefetched is None:
-        current, users = _read_for_plan(cluster, catalog, request, with_usage)
+        current, users = _read_for_plan(cluster, catalog, request, details)
     elif prefetched[1] is not None:
         raise prefetched[1]
     else:
@@ -388,7 +474,7 @@ def plan_request(cluster: CephCluster, catalog: ImageCatalog, request: dict[str,
         "spec": request_spec(request),
         "before": current,
         "changes": changes,
-        "after": predict_image(current, request, changes, parent),
+        "after": predict_image(current, request, changes, parent, with_watchers=details.watchers),
     }
 
 
@@ -471,7 +557,8 @@ def _delete(cluster: CephCluster, request: dict[str, Any], changes: list[dict[st
                 rbd.RBD().trash_move(cluster.ioctx(pool, namespace), name)
 
 
-def apply_plan(cluster: CephCluster, catalog: ImageCatalog, plan: dict[str, Any], with_usage: bool) -> dict[str, Any] | None:
+def apply_plan(cluster: CephCluster, catalog: ImageCatalog, plan: dict[str, Any],
+               details: ReadDetails) -> dict[str, Any] | None:
     """Carry out one image's plan; return the image read back (None once deleted)."""
     request, changes = plan["request"], plan["changes"]
     pool, namespace, name = request["pool"], request["namespace"], request["name"]
@@ -481,7 +568,7 @@ def apply_plan(cluster: CephCluster, catalog: ImageCatalog, plan: dict[str, Any]
         catalog.forget(pool, namespace, name, exists=False)
         return None
     if [change["action"] for change in changes] == ["create"]:
-        made_by_another = create_image_converging(cluster, catalog, plan, with_usage)
+        made_by_another = create_image_converging(cluster, catalog, plan, details)
         if made_by_another is not None:
             return adopt_concurrent_create(plan, made_by_another)
         catalog.forget(pool, namespace, name, exists=True)
@@ -497,15 +584,15 @@ def apply_plan(cluster: CephCluster, catalog: ImageCatalog, plan: dict[str, Any]
             catalog.forget(pool, namespace, name, exists=True)
         elif change["action"] == "create":
             # Made meanwhile by another client: the changes below apply to it all the same.
-            create_image_converging(cluster, catalog, plan, with_usage)
+            create_image_converging(cluster, catalog, plan, details)
             catalog.forget(pool, namespace, name, exists=True)
     with open_image(cluster, pool, namespace, name, read_only=False) as image:
         _apply_open_changes(image, request, changes)
-        return describe_image(image, pool, namespace, name, catalog, with_usage)
+        return describe_image(image, pool, namespace, name, catalog, details)
 
 
 def wait_for_openable_image(cluster: CephCluster, catalog: ImageCatalog, request: dict[str, Any],
-                            with_usage: bool, attempts: int = 50) -> dict[str, Any] | None:
+                            details: ReadDetails, attempts: int = 50) -> dict[str, Any] | None:
     """The image another client is creating, once its header is written (about 5 s at most).
 
     None when it still cannot be found: the half-made leftover of an interrupted run.
@@ -513,7 +600,7 @@ def wait_for_openable_image(cluster: CephCluster, catalog: ImageCatalog, request
     """
     catalog.forget(request["pool"], request["namespace"], request["name"], exists=True)
     for _attempt in range(attempts):
-        current = read_image(cluster, catalog, request["pool"], request["namespace"], request["name"], with_usage)
+        current = read_image(cluster, catalog, request["pool"], request["namespace"], request["name"], details)
         if current is not None:
             return current
         time.sleep(0.1)
@@ -521,7 +608,7 @@ def wait_for_openable_image(cluster: CephCluster, catalog: ImageCatalog, request
 
 
 def create_image_converging(cluster: CephCluster, catalog: ImageCatalog, plan: dict[str, Any],
-                            with_usage: bool) -> dict[str, Any] | None:
+                            details: ReadDetails) -> dict[str, Any] | None:
     """Create the planned image; None when this run created it.
 
     When it exists already, return it as another client (a concurrent run) made it.
@@ -534,7 +621,7 @@ def create_image_converging(cluster: CephCluster, catalog: ImageCatalog, plan: d
             _create(cluster, request)
         return None
     except AlreadyExistsError:
-        current = wait_for_openable_image(cluster, catalog, request, with_usage)
+        current = wait_for_openable_image(cluster, catalog, request, details)
     if current is not None:
         return current
     with translated_errors(f"clear the half-created image {spec} an interrupted run left"):
@@ -567,7 +654,7 @@ def adopt_concurrent_create(plan: dict[str, Any], current: dict[str, Any]) -> di
 
 
 def converge_images(cluster: CephCluster, requests: list[dict[str, Any]], check_mode: bool,
-                    with_usage: bool, label: Callable[[int, str], str],
+                    details: ReadDetails, label: Callable[[int, str], str],
                     domain_refs: dict[tuple[str, str, str], list[str]] | None = None) -> list[dict[str, Any]]:
     """Plan every request, then (unless check mode) apply the plans in order.
 
@@ -581,11 +668,11 @@ def converge_images(cluster: CephCluster, requests: list[dict[str, Any]], check_
     are prefixed with ``label(index, spec)`` so a batch names the failing item.
     """
     catalog = ImageCatalog(cluster)
-    prefetched = prefetch_reads(cluster, catalog, requests, with_usage)
+    prefetched = prefetch_reads(cluster, catalog, requests, details)
     plans = []
     for index, request in enumerate(requests):
         try:
-            plans.append(plan_request(cluster, catalog, request, with_usage,
+            plans.append(plan_request(cluster, catalog, request, details,
                                       prefetched.pop(request_spec(request), None), domain_refs))
         except CephRbdError as error:
             error = explain_permission_error(cluster, error)
@@ -596,7 +683,7 @@ def converge_images(cluster: CephCluster, requests: list[dict[str, Any]], check_
         return plans
     done: list[str] = []
     for group in apply_groups([(index, plan) for index, plan in enumerate(plans) if plan["changes"]]):
-        outcomes = run_concurrently(lambda item: apply_plan(cluster, catalog, item[1], with_usage), group)
+        outcomes = run_concurrently(lambda item: apply_plan(cluster, catalog, item[1], details), group)
         failed = None
         for (index, plan), (after, error) in zip(group, outcomes):
             if error is None:

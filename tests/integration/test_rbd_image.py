@@ -264,7 +264,7 @@ def test_namespace_images_and_trash(testenv, ceph, pool):
 
     info = run_module("rbd_image_info", {"pool": pool, "namespace": "tenant"})
     assert not info.failed and [i["name"] for i in info["images"]] == ["vol-ns"]
-    assert info["images"][0] == dict(created["image"], used_bytes=0)
+    assert info["images"][0] == dict(created["image"], used_bytes=0, watchers=[])
 
     trash = dict(args, state="absent", trash=True)
     check = image(trash, check=True)
