@@ -12,9 +12,9 @@ watchers are only read when asked (:class:`ReadDetails`). Planning is pure
 (``image_plan``); everything is planned and checked before the first change.
 
 Opening an image costs about 3 ms of client CPU (librbd copies its whole
-configuration into every image context) plus a few round trips. So a plain
-image that is only read (no usage, no watchers, not to be deleted) is read
-from its header object instead, all of them at once (``image_headers``), and
+configuration into every image context) plus a few round trips. So an image
+without snapshots that is only read (no usage, no watchers, not to be deleted)
+is read from its header object instead, all of them at once (``image_headers``), and
 the images that must be opened are opened by a few threads at once
 (:func:`run_concurrently`; librbd is thread-safe and the bindings release the
 GIL while librbd works). Applying keeps the order of the list, except that a
@@ -38,7 +38,7 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import
 )
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.image_headers import (
     read_image_metadata,
-    read_plain_headers,
+    read_headers,
 )
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.image_plan import (
     DEFAULT_FEATURES,
@@ -117,6 +117,7 @@ class ImageCatalog:
         self._pool_details: dict[str, dict[str, Any]] | None = None
         self._pool_names: dict[int, str] = {}
         self._parents: dict[str, dict[str, Any]] = {}
+        self._clone_parents: dict[tuple[int, str, str, int], dict[str, Any] | None] = {}
         self._clone_formats: dict[str, int] = {}
 
     def names(self, pool: str, namespace: str) -> dict[str, str | None]:
@@ -202,6 +203,33 @@ class ImageCatalog:
                     "protected": image.is_protected_snap(source["snapshot"]),
                 }
         return self._parents[spec]
+
+    def clone_parent(self, ref: dict[str, Any]) -> dict[str, Any] | None:
+        """A clone's parent by name (as :func:`image_parent` gives it) from the ids in the
+        clone's header; one read-only open per parent and run.
+
+        None when the parent cannot be named that way (gone, in the trash, its
+        snapshot not a user snapshot, any error): the clone is then opened in librbd.
+        """
+        key = (ref["pool_id"], ref["namespace"], ref["image_id"], ref["snap_id"])
+        if key not in self._clone_parents:
+            try:
+                self._clone_parents[key] = self._name_parent(*key)
+            except CephRbdError:
+                self._clone_parents[key] = None
+        return self._clone_parents[key]
+
+    def _name_parent(self, pool_id: int, namespace: str, image_id: str, snap_id: int) -> dict[str, Any] | None:
+        pool = self.pool_name(pool_id)
+        ioctx = self.cluster.ioctx(pool, namespace)
+        with translated_errors(f"open the clone parent {image_id} in {image_spec(pool, namespace, '')}"):
+            with rbd.Image(ioctx, image_id=image_id, read_only=True) as image:
+                name = image.get_name()
+                snaps = [s["name"] for s in image.list_snaps()
+                         if s["id"] == snap_id and s.get("namespace", 0) == USER_SNAPSHOT_NAMESPACE]
+        if name not in self.names(pool, namespace) or len(snaps) != 1:
+            return None
+        return {"pool": pool, "namespace": namespace, "image": name, "snapshot": snaps[0]}
 
     def forget(self, pool: str, namespace: str, name: str, exists: bool) -> None:
         """Keep the cached listing true after a create or delete."""
@@ -312,12 +340,16 @@ def describe_image(image: Any, pool: str, namespace: str, name: str, catalog: Im
                       used_bytes=used_bytes(image) if details.usage else None)
 
 
-def describe_plain_header(header: dict[str, Any], pool: str, namespace: str, name: str, image_id: str,
-                          catalog: ImageCatalog) -> dict[str, Any]:
-    """The collection's image dict of a plain image read from its header (no parent, no snapshots)."""
+def describe_header(header: dict[str, Any], pool: str, namespace: str, name: str, image_id: str,
+                    catalog: ImageCatalog) -> dict[str, Any] | None:
+    """The collection's image dict of an image read from its header (no snapshots; no watchers
+    or usage); None when its clone parent cannot be named without opening it."""
+    parent = catalog.clone_parent(header["parent"]) if header["parent"] else None
+    if header["parent"] and parent is None:
+        return None
     settings = dict(header, object_size=1 << header["order"], metadata=header["metadata"].items())
     return image_dict(pool, namespace, name, image_id, catalog, settings,
-                      parent=None, snapshots=[], watchers=None, used_bytes=None)
+                      parent=parent, snapshots=[], watchers=None, used_bytes=None)
 
 
 def image_users(image: Any, own_client_id: int) -> dict[str, list[str]]:
@@ -351,11 +383,12 @@ def read_image(cluster: CephCluster, catalog: ImageCatalog, pool: str, namespace
     return read_image_and_users(cluster, catalog, pool, namespace, name, details, with_users=False)[0]
 
 
-def read_plain_images(catalog: ImageCatalog, requests: list[dict[str, Any]]) -> dict[str, Outcome]:
-    """Image dicts of the requested images that are plain, read from their headers, keyed by spec.
+def read_images_from_headers(catalog: ImageCatalog, requests: list[dict[str, Any]]) -> dict[str, Outcome]:
+    """Image dicts of the requested images that can be read from their headers, keyed by spec.
 
     One omap read per image, all in flight at once per pool/namespace. An image
-    that is not plain is left out (open it); a failed read is its outcome's error.
+    left to librbd (snapshots, anything unknown) is left out (open it); a failed
+    read is its outcome's error.
     """
     by_namespace: dict[tuple[str, str], list[str]] = {}
     for request in requests:
@@ -363,14 +396,15 @@ def read_plain_images(catalog: ImageCatalog, requests: list[dict[str, Any]]) -> 
     outcomes: dict[str, Outcome] = {}
     for (pool, namespace), names in by_namespace.items():
         ids = catalog.names(pool, namespace)
-        headers = read_plain_headers(catalog.cluster.ioctx(pool, namespace), {name: ids[name] for name in names},
-                                     image_spec(pool, namespace, ""))
+        headers = read_headers(catalog.cluster.ioctx(pool, namespace), {name: ids[name] for name in names},
+                               image_spec(pool, namespace, ""))
         for name, (header, error) in headers.items():
             spec = image_spec(pool, namespace, name)
             if error is not None:
                 outcomes[spec] = (None, error)
-            elif header is not None:
-                image = describe_plain_header(header, pool, namespace, name, ids[name], catalog)
+                continue
+            image = describe_header(header, pool, namespace, name, ids[name], catalog) if header else None
+            if image is not None:
                 outcomes[spec] = ((image, {}), None)
     return outcomes
 
@@ -423,8 +457,9 @@ def prefetch_reads(cluster: CephCluster, catalog: ImageCatalog, requests: list[d
                    details: ReadDetails) -> dict[str, Outcome]:
     """Read every requested image that exists, keyed by spec (nothing changes).
 
-    Plain images that only need their settings read are read from their headers
-    (:func:`read_plain_images`); the others are opened, concurrently. Errors are
+    Images without snapshots that only need their settings read are read from
+    their headers (:func:`read_images_from_headers`); the others are opened,
+    concurrently. Errors are
     kept for :func:`plan_request` to raise in the order of the list; a namespace
     that cannot be listed is left to it too.
     """
@@ -436,7 +471,7 @@ def prefetch_reads(cluster: CephCluster, catalog: ImageCatalog, requests: list[d
         except CephRbdError:
             continue
     header_only = not details.usage and not details.watchers
-    outcomes = read_plain_images(catalog, [r for r in existing if header_only and r["state"] == "present"])
+    outcomes = read_images_from_headers(catalog, [r for r in existing if header_only and r["state"] == "present"])
     to_open = [request for request in existing if request_spec(request) not in outcomes]
     opened = run_concurrently(lambda request: _read_for_plan(cluster, catalog, request, details), to_open)
     outcomes.update((request_spec(request), outcome) for request, outcome in zip(to_open, opened))

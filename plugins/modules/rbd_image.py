@@ -144,8 +144,8 @@ options:
       - Report the C(watchers) of each returned image (the clients that have it open).
         When V(false), C(watchers) is null.
       - Reading watchers needs each image opened in librbd (a few milliseconds of CPU per
-        image); without them, and without O(with_usage), the module reads plain images (no
-        snapshots, no clone parent) from their header objects, all at once, which makes a
+        image); without them, and without O(with_usage), the module reads images without
+        snapshots (plain volumes and clones) from their header objects, all at once, which makes a
         re-run of hundreds of unchanged images nearly as fast as a trivial task. Use
         C(rbd_image_info) to see who uses which image.
       - Deleting always checks the watchers, whatever this says.

@@ -4,8 +4,9 @@
 rbd_image reads an image it only needs to compare (no usage, no watchers, no
 deletion) from its ``rbd_header`` object instead of opening it in librbd. These
 tests make images of every kind on the real cluster and check that the header
-read gives, for every plain image, exactly the dict a librbd open gives, and
-that it leaves every other image (snapshots, clone parent, clone child) to librbd.
+read gives, for every image without snapshots (plain images and clones of both
+formats), exactly the dict a librbd open gives, and that it leaves every image
+with snapshots to librbd.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.images import
     ImageCatalog,
     ReadDetails,
     read_image,
-    read_plain_images,
+    read_images_from_headers,
 )
 
 from .cephstate import (
@@ -37,20 +38,21 @@ DATA_POOL = "hdr-ec"
 
 
 @pytest.fixture(scope="module")
-def pool(ceph):
+def pool(ceph, testenv):
     name = "hdr-test"
     for old in (name, DATA_POOL):
         delete_pool(ceph, old)
     create_rbd_pool(ceph, name, namespaces=(TENANT,))
     create_ec_pool(ceph, DATA_POOL)
-    make_images(ceph, name)
+    make_images(ceph, testenv, name)
     yield name
     for old in (name, DATA_POOL):
         delete_pool(ceph, old)
 
 
-def make_images(ceph, pool: str) -> None:
-    """One image of each kind: plain ones and ones that only librbd reads."""
+def make_images(ceph, testenv, pool: str) -> None:
+    """One image of each kind: ones read from their headers and ones that only librbd reads."""
+    import rados  # pylint: disable=import-outside-toplevel
     import rbd  # pylint: disable=import-outside-toplevel
 
     create_test_image(ceph, pool, "plain-default", 64 * MIB)
@@ -73,23 +75,39 @@ def make_images(ceph, pool: str) -> None:
     create_test_image(ceph, pool, "golden", 16 * MIB, snapshot="base", data=b"golden")
     with rbd_ioctx(ceph, pool) as ioctx, rbd.Image(ioctx, "golden") as image:
         image.protect_snap("base")
-    clone_image(ceph, pool, "golden", "base", "clone-child")
+    clone_image(ceph, pool, "golden", "base", "clone-child")  # format 1: the test cluster's default
+    clone_image(ceph, pool, "golden", "base", "clone-with-snapshot")
+    with rbd_ioctx(ceph, pool) as ioctx, rbd.Image(ioctx, "clone-with-snapshot") as image:
+        image.create_snap("own")
+    format2 = rados.Rados(conffile=testenv["CEPH_CONF"],
+                          conf={"keyring": testenv["CEPH_KEYRING"], "rbd_default_clone_format": "2"})
+    format2.connect(timeout=30)
+    try:
+        with rbd_ioctx(format2, pool) as parent_ioctx, rbd_ioctx(format2, pool, TENANT) as tenant_ioctx:
+            for child, ioctx in (("clone2-child", parent_ioctx), ("clone2-namespaced", tenant_ioctx),
+                                 ("clone2-flattened", parent_ioctx)):
+                rbd.RBD().clone(parent_ioctx, "golden", "base", ioctx, child, features=1 | 4 | 8 | 16 | 32)
+            with rbd.Image(parent_ioctx, "clone2-flattened") as image:
+                image.flatten()
+    finally:
+        format2.shutdown()
 
 
 PLAIN = [("", "plain-default"), ("", "plain-layering"), (TENANT, "plain-namespaced"), ("", "plain-striped"),
          ("", "plain-small-objects"), ("", "plain-ec-data"), ("", "plain-qos-metadata"),
-         ("", "plain-had-snapshot")]
-NOT_PLAIN = [("", "golden"), ("", "clone-child")]
+         ("", "plain-had-snapshot"), ("", "clone-child"), ("", "clone2-child"), (TENANT, "clone2-namespaced"),
+         ("", "clone2-flattened")]
+NOT_PLAIN = [("", "golden"), ("", "clone-with-snapshot")]
 
 
 def requests_for(pool: str, images: list[tuple[str, str]]) -> list[dict]:
     return [{"pool": pool, "namespace": namespace, "name": name, "state": "present"} for namespace, name in images]
 
 
-def test_plain_images_read_from_headers_match_librbd(ceph, pool):
+def test_images_read_from_headers_match_librbd(ceph, pool):
     cluster = CephCluster(ceph, timeout=30)
     catalog = ImageCatalog(cluster)
-    outcomes = read_plain_images(catalog, requests_for(pool, PLAIN))
+    outcomes = read_images_from_headers(catalog, requests_for(pool, PLAIN))
     assert len(outcomes) == len(PLAIN)
     for namespace, name in PLAIN:
         spec = f"{pool}/{namespace}/{name}" if namespace else f"{pool}/{name}"
@@ -104,11 +122,16 @@ def test_plain_images_read_from_headers_match_librbd(ceph, pool):
     assert by_name["plain-qos-metadata"]["qos"] == {"iops_limit": 500}
     assert by_name["plain-qos-metadata"]["metadata"] == {"empty": "", "site": "Zürich ✓"}
     assert by_name["plain-namespaced"]["namespace"] == TENANT and by_name["plain-namespaced"]["size"] == 12 * MIB
+    golden = {"pool": pool, "namespace": "", "image": "golden", "snapshot": "base"}
+    for clone in ("clone-child", "clone2-child", "clone2-namespaced"):
+        assert by_name[clone]["parent"] == golden, clone
+    assert "operations" in by_name["clone2-child"]["features"]
+    assert by_name["clone2-flattened"]["parent"] is None
 
 
-def test_images_with_snapshots_or_parents_are_left_to_librbd(ceph, pool):
+def test_images_with_snapshots_are_left_to_librbd(ceph, pool):
     catalog = ImageCatalog(CephCluster(ceph, timeout=30))
-    assert read_plain_images(catalog, requests_for(pool, NOT_PLAIN)) == {}
+    assert read_images_from_headers(catalog, requests_for(pool, NOT_PLAIN)) == {}
 
 
 def test_rbd_image_rerun_reports_what_rbd_image_info_reports(ceph, pool):
