@@ -64,6 +64,7 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.rbd_common im
     image_watcher_clients,
     image_watchers,
     open_image,
+    user_snapshots,
 )
 
 try:
@@ -71,7 +72,6 @@ try:
 except ImportError:  # the module reports missing bindings before calling in here
     rbd = None
 
-USER_SNAPSHOT_NAMESPACE = 0  # RBD_SNAP_NAMESPACE_TYPE_USER
 # Threads reading or creating/deleting images at once. The work is client CPU
 # (librbd's per-image set-up) and round trips: more threads than this bring
 # nothing on a small host and only add contention on a big one.
@@ -107,6 +107,12 @@ def run_concurrently(func: Callable[[Item], Any], items: Sequence[Item],
         return list(executor.map(call, items))
 
 
+def list_image_ids(cluster: CephCluster, pool: str, namespace: str) -> dict[str, str]:
+    """Image ids by name in a pool/namespace: one ``list2``."""
+    with translated_errors(f"list images in {image_spec(pool, namespace, '').rstrip('/')}"):
+        return {entry["name"]: entry["id"] for entry in rbd.RBD().list2(cluster.ioctx(pool, namespace))}
+
+
 class ImageCatalog:
     """Per-run caches over one connection: listings, namespaces, pools, parents, clone format."""
 
@@ -127,7 +133,6 @@ class ImageCatalog:
         """
         key = (pool, namespace)
         if key not in self._names:
-            ioctx = self.cluster.ioctx(pool, namespace)
             if namespace:
                 with translated_errors(f"look up namespace {namespace!r} in pool {pool!r}"):
                     exists = rbd.RBD().namespace_exists(self.cluster.ioctx(pool), namespace)
@@ -137,8 +142,7 @@ class ImageCatalog:
                         "(rbd_pool's namespaces option); rbd_image does not create namespaces",
                         pool=pool, namespace=namespace,
                     )
-            with translated_errors(f"list images in {image_spec(pool, namespace, '').rstrip('/')}"):
-                self._names[key] = {entry["name"]: entry["id"] for entry in rbd.RBD().list2(ioctx)}
+            self._names[key] = list_image_ids(self.cluster, pool, namespace)
         return self._names[key]
 
     def pool_name(self, pool_id: int) -> str:
@@ -190,7 +194,7 @@ class ImageCatalog:
             if source["image"] not in self.names(source["pool"], source["namespace"]):
                 raise NotFoundError(f"clone_from {spec}: image {image_spec(source['pool'], source['namespace'], source['image'])} does not exist")
             with open_image(self.cluster, source["pool"], source["namespace"], source["image"]) as image:
-                snaps = {s["name"]: s for s in image.list_snaps() if s.get("namespace", 0) == USER_SNAPSHOT_NAMESPACE}
+                snaps = {s["name"]: s for s in user_snapshots(image)}
                 if source["snapshot"] not in snaps:
                     raise NotFoundError(
                         f"clone_from {spec}: snapshot {source['snapshot']!r} does not exist "
@@ -225,8 +229,7 @@ class ImageCatalog:
         with translated_errors(f"open the clone parent {image_id} in {image_spec(pool, namespace, '')}"):
             with rbd.Image(ioctx, image_id=image_id, read_only=True) as image:
                 name = image.get_name()
-                snaps = [s["name"] for s in image.list_snaps()
-                         if s["id"] == snap_id and s.get("namespace", 0) == USER_SNAPSHOT_NAMESPACE]
+                snaps = [s["name"] for s in user_snapshots(image) if s["id"] == snap_id]
         if name not in self.names(pool, namespace) or len(snaps) != 1:
             return None
         return {"pool": pool, "namespace": namespace, "image": name, "snapshot": snaps[0]}
@@ -260,9 +263,7 @@ def used_bytes(image: Any) -> int:
 def image_snapshots(image: Any) -> list[dict[str, Any]]:
     """User snapshots of an open image: name, id, size, protected."""
     snapshots = []
-    for snap in image.list_snaps():
-        if snap.get("namespace", 0) != USER_SNAPSHOT_NAMESPACE:
-            continue
+    for snap in user_snapshots(image):
         snapshots.append({
             "name": snap["name"],
             "id": snap["id"],
@@ -770,7 +771,6 @@ def _fill_new_ids(cluster: CephCluster, images: list[dict[str, Any]]) -> None:
     for image in images:
         by_namespace.setdefault((image["pool"], image["namespace"]), []).append(image)
     for (pool, namespace), group in by_namespace.items():
-        with translated_errors(f"list images in {image_spec(pool, namespace, '').rstrip('/')}"):
-            ids = {entry["name"]: entry["id"] for entry in rbd.RBD().list2(cluster.ioctx(pool, namespace))}
+        ids = list_image_ids(cluster, pool, namespace)
         for image in group:
             image["id"] = ids.get(image["name"])

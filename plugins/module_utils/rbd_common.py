@@ -87,6 +87,21 @@ def open_image(
         image.close()
 
 
+# librbd's namespace type of ordinary (user) snapshots, as opposed to group,
+# trash (clone v2) and mirror snapshots, which the collection leaves alone.
+USER_SNAPSHOT_NAMESPACE = 0
+
+
+def is_user_snapshot(entry: dict[str, Any]) -> bool:
+    """Whether a ``list_snaps`` entry is an ordinary (user) snapshot."""
+    return entry.get("namespace", USER_SNAPSHOT_NAMESPACE) == USER_SNAPSHOT_NAMESPACE
+
+
+def user_snapshots(image: Any) -> list[dict[str, Any]]:
+    """The ``list_snaps`` entries of an open image's user snapshots."""
+    return [entry for entry in image.list_snaps() if is_user_snapshot(entry)]
+
+
 def image_watchers(image: Any, exclude_client_id: int | None = None) -> list[str]:
     """Addresses of the clients watching an image (each one has it open).
 

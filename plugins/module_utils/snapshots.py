@@ -25,6 +25,7 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.rbd_common im
     image_lockers,
     image_spec,
     image_watchers,
+    is_user_snapshot,
 )
 
 # Actions in the order they are applied.
@@ -33,10 +34,6 @@ PROTECT = "protect"
 UNPROTECT = "unprotect"
 ROLLBACK = "rollback"
 REMOVE = "remove"
-
-# librbd's namespace type of ordinary (user) snapshots, as opposed to group,
-# trash (clone v2) and mirror snapshots, which this module leaves alone.
-USER_SNAPSHOT_NAMESPACE = 0
 
 
 def format_timestamp(value: datetime | None) -> str | None:
@@ -76,7 +73,7 @@ def describe_snapshot(
 def find_user_snapshot(entries: list[dict[str, Any]], name: str) -> dict[str, Any] | None:
     """The ``list_snaps`` entry of the user snapshot called ``name``, or None."""
     for entry in entries:
-        if entry["name"] == name and entry.get("namespace", USER_SNAPSHOT_NAMESPACE) == USER_SNAPSHOT_NAMESPACE:
+        if entry["name"] == name and is_user_snapshot(entry):
             return entry
     return None
 
