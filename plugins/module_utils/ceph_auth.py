@@ -14,7 +14,6 @@ import base64
 import binascii
 import hashlib
 import os
-import re
 import struct
 import time
 from typing import Any
@@ -24,13 +23,13 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import
     InvalidInputError,
     NotFoundError,
 )
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.validation import CEPHX_ID_RE
 
 CEPH_CRYPTO_AES = 1
 CEPHX_SECRET_BYTES = 16
 # le16 type, le32 created seconds, le32 created nanoseconds, le16 secret length
 _KEY_HEADER = struct.Struct("<HIIH")
 CAP_SERVICES = ("mon", "osd", "mgr", "mds")
-_ENTITY_ID_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
 def entity_name(name: str) -> str:
@@ -39,7 +38,7 @@ def entity_name(name: str) -> str:
         raise InvalidInputError("the cephx client name must not be empty")
     entity = name if name.startswith("client.") else f"client.{name}"
     client_id = entity[len("client."):]
-    if not client_id or not _ENTITY_ID_RE.match(client_id):
+    if not client_id or not CEPHX_ID_RE.match(client_id):
         raise InvalidInputError(
             f"cephx client name {name!r} is not valid: use letters, digits, '.', '_' or '-' "
             "(for example 'libvirt' or 'client.libvirt')"

@@ -138,10 +138,6 @@ class CephCluster:
         with translated_errors("read the cluster fsid"):
             return self.handle.get_fsid()
 
-    def pool_exists(self, pool: str) -> bool:
-        with translated_errors(f"look up pool {pool!r}"):
-            return self.handle.pool_exists(pool)
-
     def ioctx(self, pool: str, namespace: str = "") -> Any:
         """Open (once) an I/O context on a pool and namespace; NotFoundError if no pool."""
         key = (pool, namespace)

@@ -18,9 +18,14 @@ def crush_rules_by_id(cluster: CephCluster) -> dict[int, dict[str, Any]]:
     return {rule["rule_id"]: rule for rule in cluster.mon_command("osd crush rule dump") or []}
 
 
+def rule_summaries(rules_by_id: dict[int, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Raw rules as summary dicts (see ``pool_plan.rule_summary``), by name."""
+    return {rule["rule_name"]: rule_summary(rule) for rule in rules_by_id.values()}
+
+
 def crush_rules(cluster: CephCluster) -> dict[str, dict[str, Any]]:
     """Every CRUSH rule as a summary dict (see ``pool_plan.rule_summary``), by name."""
-    return {rule["rule_name"]: rule_summary(rule) for rule in crush_rules_by_id(cluster).values()}
+    return rule_summaries(crush_rules_by_id(cluster))
 
 
 def get_crush_rule(cluster: CephCluster, name: str) -> dict[str, Any] | None:

@@ -21,6 +21,7 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.validation im
     format_size,
     parse_positive_size,
     parse_size,
+    positive_int,
     validate_name,
 )
 
@@ -290,7 +291,7 @@ def normalize_request(options: dict[str, Any]) -> dict[str, Any]:
         features=validate_features(options["features"]) if options.get("features") is not None else None,
         object_size=(1 << order) if order is not None else None,
         stripe_unit=parse_positive_size(stripe_unit, "stripe_unit") if stripe_unit is not None else None,
-        stripe_count=_positive_int(stripe_count, "stripe_count") if stripe_count is not None else None,
+        stripe_count=positive_int(stripe_count, "stripe_count") if stripe_count is not None else None,
         data_pool=validate_name(options["data_pool"], "data_pool") if options.get("data_pool") else None,
         clone_from=parse_clone_from(options.get("clone_from")),
         flatten=bool(options.get("flatten")),
@@ -303,12 +304,6 @@ def normalize_request(options: dict[str, Any]) -> dict[str, Any]:
     if request["clone_from"] and request["features"] is not None and "layering" not in request["features"]:
         raise InvalidInputError("a clone needs the 'layering' feature: add it to features")
     return request
-
-
-def _positive_int(value: Any, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidInputError(f"{what} must be a whole number >= 1, got {value!r}")
-    return value
 
 
 def _check_layout(request: dict[str, Any]) -> None:
@@ -370,7 +365,7 @@ def plan_image(current: dict[str, Any] | None, request: dict[str, Any],
 
     Raises InvalidInputError for what cannot be done (shrink without allow_shrink,
     immutable layout, features librbd cannot change). Deletion checks (in use,
-    snapshots) need the cluster and live in ``images.deletion_plan``.
+    snapshots) need the cluster; ``deletion_plan`` plans a deletion from what they found.
     """
     spec = request_spec(request)
     if request["state"] == "absent":
@@ -458,8 +453,7 @@ def predict_image(current: dict[str, Any] | None, request: dict[str, Any],
     if not changes:
         return current
     if current is None:
-        image = new_image_dict(request, parent_image)
-        image["watchers"] = [] if with_watchers else None
+        image = new_image_dict(request, parent_image, with_watchers)
     else:
         image = dict(current)
     for change in changes:
@@ -480,8 +474,10 @@ def predict_image(current: dict[str, Any] | None, request: dict[str, Any],
     return image
 
 
-def new_image_dict(request: dict[str, Any], parent_image: dict[str, Any] | None) -> dict[str, Any]:
-    """The image dict a create (or clone) makes, before resize and the rest."""
+def new_image_dict(request: dict[str, Any], parent_image: dict[str, Any] | None,
+                   with_watchers: bool = True) -> dict[str, Any]:
+    """The image dict a create (or clone) makes, before resize and the rest (watchers: none,
+    or None when watchers are not reported)."""
     features = list(request["features"] or DEFAULT_FEATURES)
     object_size = request["object_size"] or (parent_image or {}).get("object_size") or DEFAULT_OBJECT_SIZE
     stripe_unit = request["stripe_unit"] or object_size
@@ -504,7 +500,7 @@ def new_image_dict(request: dict[str, Any], parent_image: dict[str, Any] | None)
         "data_pool": request["data_pool"],
         "parent": dict(request["clone_from"]) if request["clone_from"] else None,
         "snapshots": [],
-        "watchers": [],
+        "watchers": [] if with_watchers else None,
         "provisioned_bytes": size,
         "used_bytes": None,
         "qos": {},

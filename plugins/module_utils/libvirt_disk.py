@@ -23,6 +23,7 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import
     InvalidInputError,
 )
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.validation import (
+    CEPHX_ID_RE,
     parse_size,
     validate_name,
     validate_uuid,
@@ -47,7 +48,6 @@ MAX_SERIAL_LENGTH = 36
 TARGET_RE = re.compile(r"^(?P<prefix>vd|sd)[a-z]{1,3}$")
 TARGET_PREFIX_BY_BUS = {"virtio": "vd", "scsi": "sd", "sata": "sd"}
 DEFAULT_BUS_BY_PREFIX = {"vd": "virtio", "sd": "scsi"}
-CEPHX_ID_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
 HOSTNAME_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$")
 IPV6_RE = re.compile(r"^[0-9A-Fa-f:.]+$")
 

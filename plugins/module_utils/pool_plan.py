@@ -22,6 +22,7 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import
 )
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.validation import (
     parse_size,
+    positive_int,
     validate_name,
 )
 
@@ -45,7 +46,8 @@ USAGE_KEYS = ("stored_bytes", "used_bytes", "objects", "max_avail_bytes", "perce
 
 QUOTA_FIELDS = {"quota_max_bytes": "max_bytes", "quota_max_objects": "max_objects"}
 
-RULE_TYPES = {1: "replicated", 3: "erasure"}
+# Type codes of pools and of CRUSH rules (the same numbers for both).
+POOL_TYPES = {1: "replicated", 3: "erasure"}
 
 RATIO_TOLERANCE = 1e-6
 
@@ -53,12 +55,6 @@ NAMESPACES_NEED_REPLICATED = (
     "RBD namespaces keep their metadata in omap, which erasure-coded pools lack: create them in the "
     "replicated pool that holds the images' metadata"
 )
-
-
-def _positive_int(value: Any, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise InvalidInputError(f"{what} must be a positive integer, got {value!r}")
-    return value
 
 
 def _non_negative_int(value: Any, what: str) -> int:
@@ -80,7 +76,7 @@ def desired_pool(params: dict[str, Any]) -> dict[str, Any]:
             wanted[key] = params[key]
     for key in ("size", "min_size", "pg_num", "pgp_num"):
         if params.get(key) is not None:
-            wanted[key] = _positive_int(params[key], key)
+            wanted[key] = positive_int(params[key], key)
     if "pgp_num" in wanted and "pg_num" in wanted and wanted["pgp_num"] > wanted["pg_num"]:
         raise InvalidInputError(f"pgp_num ({wanted['pgp_num']}) must not be greater than pg_num ({wanted['pg_num']})")
     if "min_size" in wanted and "size" in wanted and wanted["min_size"] > wanted["size"]:
@@ -123,9 +119,9 @@ def _check_erasure_options(params: dict[str, Any], wanted: dict[str, Any]) -> No
     if is_erasure and wanted.get("size") is not None:
         raise InvalidInputError("size of an erasure-coded pool is k+m of its erasure-code profile; do not set size")
     if params.get("erasure_k") is not None:
-        _positive_int(params["erasure_k"], "erasure_k")
+        positive_int(params["erasure_k"], "erasure_k")
     if params.get("erasure_m") is not None:
-        _positive_int(params["erasure_m"], "erasure_m")
+        positive_int(params["erasure_m"], "erasure_m")
 
 
 def wanted_profile(params: dict[str, Any]) -> dict[str, Any]:
@@ -338,7 +334,7 @@ def rule_summary(rule: dict[str, Any]) -> dict[str, Any]:
             failure_domain = step["type"]
     return {
         "name": rule["rule_name"], "id": rule["rule_id"],
-        "type": RULE_TYPES.get(rule.get("type"), str(rule.get("type"))),
+        "type": POOL_TYPES.get(rule.get("type"), str(rule.get("type"))),
         "root": root, "failure_domain": failure_domain, "device_class": device_class or None,
     }
 

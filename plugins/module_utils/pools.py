@@ -10,6 +10,7 @@ from itertools import islice
 from typing import Any
 
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.ceph_connection import CephCluster
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.crush import crush_rules_by_id
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import (
     CephRbdError,
     NoSpaceError,
@@ -17,6 +18,7 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import
     UnreachableError,
     translated_errors,
 )
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.pool_plan import POOL_TYPES
 
 try:
     import rados
@@ -24,8 +26,6 @@ try:
 except ImportError:  # the module reports missing bindings before calling in here
     rados = None
     rbd = None
-
-POOL_TYPES = {1: "replicated", 3: "erasure"}
 
 
 def describe_pool(
@@ -70,11 +70,6 @@ def describe_pool(
     }
 
 
-def crush_rule_names(cluster: CephCluster) -> dict[int, str]:
-    """Map CRUSH rule ids to names."""
-    return {rule["rule_id"]: rule["rule_name"] for rule in cluster.mon_command("osd crush rule dump") or []}
-
-
 def pool_usage(cluster: CephCluster) -> dict[str, dict[str, Any]]:
     """Per-pool usage from ``df detail``, by pool name."""
     df = cluster.mon_command("df", detail="detail") or {}
@@ -87,14 +82,21 @@ def rbd_namespaces(cluster: CephCluster, pool: str) -> list[str]:
         return list(rbd.RBD().namespace_list(cluster.ioctx(pool)))
 
 
-def list_pools(cluster: CephCluster, name: str | None = None) -> list[dict[str, Any]]:
-    """All pools (or the one named) as the collection's pool dicts, sorted by name."""
+def list_pools(cluster: CephCluster, name: str | None = None,
+               rules_by_id: dict[int, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """All pools (or the one named) as the collection's pool dicts, sorted by name.
+
+    ``rules_by_id``: the CRUSH rules (``crush.crush_rules_by_id``) when the caller has
+    read them already; read here otherwise.
+    """
     details = cluster.mon_command("osd pool ls", detail="detail") or []
     if name is not None:
         details = [d for d in details if d["pool_name"] == name]
     if not details:
         return []
-    rules = crush_rule_names(cluster)
+    if rules_by_id is None:
+        rules_by_id = crush_rules_by_id(cluster)
+    rules = {rule_id: rule["rule_name"] for rule_id, rule in rules_by_id.items()}
     usage = pool_usage(cluster)
     pools = []
     for detail in details:
@@ -104,9 +106,10 @@ def list_pools(cluster: CephCluster, name: str | None = None) -> list[dict[str, 
     return sorted(pools, key=lambda pool: pool["name"])
 
 
-def get_pool(cluster: CephCluster, name: str) -> dict[str, Any] | None:
-    """One pool dict, or None when the pool does not exist."""
-    pools = list_pools(cluster, name)
+def get_pool(cluster: CephCluster, name: str,
+             rules_by_id: dict[int, dict[str, Any]] | None = None) -> dict[str, Any] | None:
+    """One pool dict, or None when the pool does not exist (``rules_by_id`` as for list_pools)."""
+    pools = list_pools(cluster, name, rules_by_id)
     return pools[0] if pools else None
 
 

@@ -24,6 +24,9 @@ UNIT_FACTORS = {
 
 _SIZE_RE = re.compile(r"^\s*(?P<number>[0-9]+)\s*(?P<unit>[A-Za-z]*)\s*$")
 
+# A cephx client id (the part after "client."), as ceph auth and libvirt disks take it.
+CEPHX_ID_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
+
 # Characters that break "pool/namespace/image@snap" and qemu's "rbd:" specs.
 _FORBIDDEN_NAME_CHARS = {"/": "'/'", "@": "'@'", ":": "':'", "\x00": "NUL"}
 MAX_NAME_BYTES = 250
@@ -77,6 +80,13 @@ def parse_positive_size(value: Any, what: str = "size") -> int:
     if size <= 0:
         raise InvalidInputError(f"{what} must be greater than 0, got {value!r}")
     return size
+
+
+def positive_int(value: Any, what: str) -> int:
+    """An integer >= 1 (not a bool), else InvalidInputError naming ``what``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise InvalidInputError(f"{what} must be a positive integer, got {value!r}")
+    return value
 
 
 def validate_name(value: Any, kind: str = "name", allow_empty: bool = False) -> str:

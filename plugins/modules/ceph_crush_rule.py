@@ -172,10 +172,11 @@ def ensure_present(cluster: CephCluster, wanted: dict[str, Any], before: dict[st
     if before is not None:
         check_same_rule(before, wanted)
         return False, before
-    if wanted["device_class"] and wanted["device_class"] not in device_classes(cluster):
+    classes = device_classes(cluster) if wanted["device_class"] else []
+    if wanted["device_class"] and wanted["device_class"] not in classes:
         raise NotFoundError(
             f"device class {wanted['device_class']!r} does not exist in the CRUSH map "
-            f"(classes: {', '.join(device_classes(cluster)) or 'none'})"
+            f"(classes: {', '.join(classes) or 'none'})"
         )
     if check_mode:
         return True, wanted

@@ -369,6 +369,7 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.crush import 
     create_erasure_profile,
     crush_rules_by_id,
     get_erasure_profile,
+    rule_summaries,
 )
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import (
     CephRbdError,
@@ -384,7 +385,6 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.pool_plan imp
     plan_changes,
     predict_all,
     refuse_deleting_contents,
-    rule_summary,
     settings_view,
     wanted_profile,
 )
@@ -432,11 +432,12 @@ def argument_spec() -> dict[str, dict[str, Any]]:
 
 
 def plan_present(cluster: CephCluster, params: dict[str, Any], wanted: dict[str, Any],
-                 before: dict[str, Any] | None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Changes that make the pool as wanted, and the pool they leave."""
+                 before: dict[str, Any] | None,
+                 raw_rules: dict[int, dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Changes that make the pool as wanted, and the pool they leave (``raw_rules``: the CRUSH
+    rules by id)."""
     name = params["name"]
-    raw_rules = crush_rules_by_id(cluster)
-    rules = {rule["rule_name"]: rule_summary(rule) for rule in raw_rules.values()}
+    rules = rule_summaries(raw_rules)
     defaults = pool_defaults(cluster, raw_rules)
     if before is not None:
         check_existing(name, wanted, before)
@@ -496,15 +497,16 @@ def main() -> None:
         name = validate_name(params["name"], "pool name")
         wanted = desired_pool(params) if params["state"] == "present" else None
         with cluster_connection(params) as cluster:
-            before = get_pool(cluster, name)
+            rules_by_id = crush_rules_by_id(cluster)
+            before = get_pool(cluster, name, rules_by_id)
             if wanted is None:
                 changes = plan_absent(cluster, before, params["force"], module.check_mode)
                 after = None
             else:
-                changes, after = plan_present(cluster, params, wanted, before)
+                changes, after = plan_present(cluster, params, wanted, before, rules_by_id)
             if changes and not module.check_mode:
                 apply(cluster, name, changes)
-                after = get_pool(cluster, name)
+                after = get_pool(cluster, name)  # rules read again: an EC pool brings a rule of its own
     except CephRbdError as error:
         module.fail_json(msg=str(error), **error.details)
     module.exit_json(
