@@ -20,6 +20,10 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.libvirt_disk 
     find_disk_element,
     rbd_disks_in_domain_xml,
 )
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.libvirt_secrets import (
+    lookup_secret,
+    uuid_for_usage,
+)
 
 try:
     import libvirt
@@ -67,23 +71,20 @@ def disk_element(dom: Any, scope: str, target: str) -> ET.Element | None:
 
 def check_secret(conn: Any, secret_uuid: str | None, secret_usage: str | None) -> None:
     """Raise NotFoundError unless the ceph secret exists (by UUID or usage)."""
-    try:
-        if secret_uuid:
-            secret = conn.secretLookupByUUIDString(secret_uuid)
-            what = f"with UUID {secret_uuid}"
-        else:
-            secret = conn.secretLookupByUsage(libvirt.VIR_SECRET_USAGE_TYPE_CEPH, secret_usage)
-            what = f"of type ceph with usage {secret_usage!r}"
-    except libvirt.libvirtError as exc:
-        if exc.get_error_code() == libvirt.VIR_ERR_NO_SECRET:
-            which = f"with UUID {secret_uuid}" if secret_uuid else f"of type ceph with usage {secret_usage!r}"
-            raise NotFoundError(
-                f"there is no libvirt secret {which} on this host: define it first "
-                "(limiquantix.ceph_rbd.libvirt_secret)"
-            ) from None
-        with translated_errors("look up the libvirt secret"):
-            raise
-    if secret.usageType() != libvirt.VIR_SECRET_USAGE_TYPE_CEPH:
+    if secret_uuid:
+        what = f"with UUID {secret_uuid}"
+        with translated_errors(f"look up libvirt secret {secret_uuid}"):
+            secret = lookup_secret(conn, secret_uuid)
+            is_ceph = secret is not None and secret.usageType() == libvirt.VIR_SECRET_USAGE_TYPE_CEPH
+        found = secret is not None
+    else:
+        what = f"of type ceph with usage {secret_usage!r}"
+        found = is_ceph = uuid_for_usage(conn, "ceph", secret_usage) is not None
+    if not found:
+        raise NotFoundError(
+            f"there is no libvirt secret {what} on this host: define it first (limiquantix.ceph_rbd.libvirt_secret)"
+        )
+    if not is_ceph:
         raise NotFoundError(f"the libvirt secret {what} is not a ceph secret")
 
 

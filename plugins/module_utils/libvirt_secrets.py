@@ -202,7 +202,8 @@ def plan_secret(
 
 # --- libvirt -------------------------------------------------------------------
 
-def _lookup(conn: Any, secret_uuid: str) -> Any:
+def lookup_secret(conn: Any, secret_uuid: str) -> Any:
+    """The libvirt secret object, None when no secret has this UUID (other errors raise)."""
     try:
         return conn.secretLookupByUUIDString(secret_uuid)
     except libvirt.libvirtError as exc:
@@ -214,7 +215,7 @@ def _lookup(conn: Any, secret_uuid: str) -> Any:
 def get_secret(conn: Any, secret_uuid: str) -> dict[str, Any] | None:
     """The stored secret (description as stored), None when not defined."""
     with translated_errors(f"look up libvirt secret {secret_uuid}"):
-        secret = _lookup(conn, secret_uuid)
+        secret = lookup_secret(conn, secret_uuid)
         return parse_secret_xml(secret.XMLDesc(0)) if secret is not None else None
 
 
@@ -275,7 +276,7 @@ def set_value(conn: Any, secret_uuid: str, raw_value: bytes) -> None:
 
 def undefine_secret(conn: Any, secret_uuid: str) -> None:
     with translated_errors(f"undefine libvirt secret {secret_uuid}"):
-        secret = _lookup(conn, secret_uuid)
+        secret = lookup_secret(conn, secret_uuid)
         if secret is None:
             raise NotFoundError(f"libvirt secret {secret_uuid} does not exist")
         secret.undefine()

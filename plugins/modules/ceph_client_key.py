@@ -238,7 +238,7 @@ def main() -> None:
             if module.check_mode:
                 after = predicted_client(before, entity, actions, caps)
             else:
-                current = get_client(cluster, entity)
+                current = get_client(cluster, entity) if actions else before
                 if current is not None:
                     module.no_log_values.add(current["key"])
                     key = current["key"]

@@ -231,14 +231,16 @@ def wanted_value(module: AnsibleModule) -> bytes | None:
     return decode_value(text, what)
 
 
-def value_matches(conn, before, secret_uuid: str, raw: bytes | None) -> bool | None:
-    """Whether the stored value is ``raw`` (None when no value is wanted)."""
+def value_matches(conn, before, secret_uuid: str, raw: bytes | None,
+                  stored_fingerprint: dict | None) -> bool | None:
+    """Whether the stored value is ``raw`` (None when no value is wanted); a private value is
+    compared with the fingerprint stored in the description."""
     if raw is None:
         return None
     if before is None:
         return False
     if before["private"]:
-        return fingerprint_matches(secret_uuid, split_description(before["description"])[1], raw)
+        return fingerprint_matches(secret_uuid, stored_fingerprint, raw)
     return read_value(conn, secret_uuid) == raw
 
 
@@ -255,7 +257,7 @@ def converge_present(module: AnsibleModule, conn, secret_uuid: str, raw: bytes |
     user_description, stored_fingerprint = split_description(before["description"] if before else None)
     if params["description"] is not None:
         user_description = params["description"]
-    matches = value_matches(conn, before, secret_uuid, raw)
+    matches = value_matches(conn, before, secret_uuid, raw, stored_fingerprint)
     digest = stored_fingerprint["digest"] if stored_fingerprint else None
     if raw is not None and not matches:
         digest = value_fingerprint(secret_uuid, raw)
@@ -280,7 +282,10 @@ def converge_present(module: AnsibleModule, conn, secret_uuid: str, raw: bytes |
                 define_secret(conn, wanted)
             elif action == "set_value" and raw is not None:
                 set_value(conn, secret_uuid, raw)
-    after = wanted if module.check_mode else get_secret(conn, secret_uuid)
+    if module.check_mode:
+        after = wanted
+    else:
+        after = get_secret(conn, secret_uuid) if actions else before
     return actions, (before, users), (after, users)
 
 
