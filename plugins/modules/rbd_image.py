@@ -136,7 +136,8 @@ options:
   with_usage:
     description:
       - Compute C(used_bytes) of each returned image (diff-iterate over the object map;
-        fast with V(fast-diff), slower without). When V(false), C(used_bytes) is null.
+        fast with V(fast-diff), slower without). When V(false), C(used_bytes) is null; it is
+        also null for a plain image (not a clone) this task creates, which is not read back.
     type: bool
     default: false
   with_watchers:
@@ -264,8 +265,10 @@ attributes:
   diff_mode:
     support: full
 notes:
-  - An existing image that needs changes is opened a second time, read-write, to apply them
-    and read the result back; an image that needs none is opened once, read-only.
+  - An existing image without snapshots that needs no change is read from its header object,
+    without opening it (unless O(with_usage) or O(with_watchers)); any other existing image is
+    opened once, read-only. An image that needs changes is then opened read-write to apply them
+    and read the result back.
   - In the batch form the images are read by a few threads at once. Changes are applied in the
     order of O(images), except that a run of consecutive items that only create a plain image
     (no clone, QoS or metadata) or only delete one is carried out concurrently. When an item of
@@ -424,7 +427,9 @@ image:
       returned: always
       sample: 21474836480
     used_bytes:
-      description: Bytes of allocated objects of the image itself (not its parent); null unless O(with_usage=true).
+      description:
+        - Bytes of allocated objects of the image itself (not its parent); null unless
+          O(with_usage=true), and for a plain image (not a clone) this task creates.
       type: int
       returned: always
       sample: null
@@ -457,7 +462,8 @@ images:
 libvirt_checked:
   description:
     - Whether the deletion check consulted this host's libvirt domains (O(check_libvirt)).
-      False when nothing was deleted, or libvirt was not available.
+      False when no item has O(state=absent), when O(check_libvirt=false), or when libvirt was
+      not available.
   returned: always
   type: bool
   sample: true
@@ -473,7 +479,7 @@ actions:
 
 import traceback
 
-from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.ceph_connection import (
     ceph_connection_argument_spec,
@@ -484,9 +490,9 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.image_plan import normalize_requests
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.images import ReadDetails, converge_images
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.libvirt_connection import (
-    DEFAULT_URI,
     LIBVIRT_IMPORT_ERROR,
     libvirt_connection,
+    libvirt_connection_argument_spec,
 )
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.libvirt_domain import rbd_image_references
 
@@ -524,7 +530,7 @@ def argument_spec() -> dict:
         with_usage={"type": "bool", "default": False},
         with_watchers={"type": "bool", "default": False},
         check_libvirt={"type": "bool", "default": True},
-        libvirt_uri={"type": "str", "default": DEFAULT_URI, "fallback": (env_fallback, ["LIBVIRT_DEFAULT_URI"])},
+        libvirt_uri=libvirt_connection_argument_spec()["uri"],
         images={"type": "list", "elements": "dict", "options": ITEM_OPTIONS},
     )
     return spec
