@@ -53,6 +53,17 @@ def create_rbd_pool(ceph, name: str, namespaces: tuple[str, ...] = ()) -> None:
             rbd.RBD().namespace_create(ioctx, namespace)
 
 
+@contextmanager
+def scratch_rbd_pool(ceph, name: str, namespaces: tuple[str, ...] = ()) -> Iterator[str]:
+    """An RBD pool for one test file: a leftover of an earlier run is deleted first, the pool after."""
+    delete_pool(ceph, name)
+    create_rbd_pool(ceph, name, namespaces)
+    try:
+        yield name
+    finally:
+        delete_pool(ceph, name)
+
+
 def rbd_ioctx(ceph, pool: str, namespace: str = ""):
     """An I/O context on a pool and RBD namespace; the caller closes it (``with``)."""
     ioctx = ceph.open_ioctx(pool)

@@ -24,11 +24,11 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.images import
 from .cephstate import (
     clone_image,
     create_ec_pool,
-    create_rbd_pool,
     create_test_image,
     delete_pool,
     image_held_open,
     rbd_ioctx,
+    scratch_rbd_pool,
 )
 from .harness import run_module
 
@@ -39,15 +39,14 @@ DATA_POOL = "hdr-ec"
 
 @pytest.fixture(scope="module")
 def pool(ceph, testenv):
-    name = "hdr-test"
-    for old in (name, DATA_POOL):
-        delete_pool(ceph, old)
-    create_rbd_pool(ceph, name, namespaces=(TENANT,))
+    delete_pool(ceph, DATA_POOL)
     create_ec_pool(ceph, DATA_POOL)
-    make_images(ceph, testenv, name)
-    yield name
-    for old in (name, DATA_POOL):
-        delete_pool(ceph, old)
+    try:
+        with scratch_rbd_pool(ceph, "hdr-test", namespaces=(TENANT,)) as name:
+            make_images(ceph, testenv, name)
+            yield name
+    finally:
+        delete_pool(ceph, DATA_POOL)
 
 
 def make_images(ceph, testenv, pool: str) -> None:

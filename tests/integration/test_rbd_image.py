@@ -10,7 +10,6 @@ import pytest
 
 from .cephstate import (
     create_ec_pool,
-    create_rbd_pool,
     create_test_image,
     delete_pool,
     image_held_open,
@@ -18,6 +17,7 @@ from .cephstate import (
     image_state,
     mon,
     read_image,
+    scratch_rbd_pool,
     trash_names,
 )
 from .harness import run_module, run_playbook, write_playbook
@@ -29,11 +29,8 @@ DEFAULT_FEATURES = 1 | 4 | 8 | 16  # layering, exclusive-lock, object-map, fast-
 
 @pytest.fixture(scope="module")
 def pool(ceph):
-    name = "img-test"
-    delete_pool(ceph, name)
-    create_rbd_pool(ceph, name, namespaces=("tenant",))
-    yield name
-    delete_pool(ceph, name)
+    with scratch_rbd_pool(ceph, "img-test", namespaces=("tenant",)) as name:
+        yield name
 
 
 def image(args: dict, check: bool = False):

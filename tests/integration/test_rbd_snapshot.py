@@ -12,8 +12,6 @@ import pytest
 from .cephstate import (
     clone_image,
     create_image,
-    create_rbd_pool,
-    delete_pool,
     flatten_image,
     image_held_open,
     image_names,
@@ -23,6 +21,7 @@ from .cephstate import (
     read_image,
     remove_image,
     resize_image,
+    scratch_rbd_pool,
     write_image,
 )
 from .harness import run_module, run_playbook, write_playbook
@@ -34,11 +33,8 @@ TENANT = "tenant-a"
 @pytest.fixture(scope="module")
 def pool(ceph):
     """One RBD pool (with namespace tenant-a) for the tests of this file."""
-    name = "snap-tests"
-    delete_pool(ceph, name)
-    create_rbd_pool(ceph, name, namespaces=(TENANT,))
-    yield name
-    delete_pool(ceph, name)
+    with scratch_rbd_pool(ceph, "snap-tests", namespaces=(TENANT,)) as name:
+        yield name
 
 
 @pytest.fixture

@@ -32,6 +32,7 @@ from .cephstate import (
     image_state,
     mon,
     read_image,
+    scratch_rbd_pool,
     wait_until,
 )
 from .conftest import TESTENV
@@ -44,20 +45,15 @@ PATTERN = b"limiquantix-reliability-" * 1000  # 24 000 bytes written and verifie
 
 @pytest.fixture(scope="module")
 def pool(ceph):
-    name = "rel-test"
-    delete_pool(ceph, name)
-    create_rbd_pool(ceph, name)
-    yield name
-    delete_pool(ceph, name)
+    with scratch_rbd_pool(ceph, "rel-test") as name:
+        yield name
 
 
 @pytest.fixture
 def fresh_pool(ceph, unique_name):
     """A pool of its own for tests that count every image and object in it."""
-    name = unique_name("rel")
-    create_rbd_pool(ceph, name)
-    yield name
-    delete_pool(ceph, name)
+    with scratch_rbd_pool(ceph, unique_name("rel")) as name:
+        yield name
 
 
 def daemon(testenv, action: str, name: str) -> None:

@@ -10,18 +10,15 @@ from __future__ import annotations
 
 import pytest
 
-from .cephstate import admin_key, create_rbd_pool, delete_pool, image_names, mon
+from .cephstate import admin_key, image_names, mon, scratch_rbd_pool
 from .harness import FQCN, run_module, run_playbook, write_playbook
 from .hypervisor_helpers import CmdlineWatcher
 
 
 @pytest.fixture(scope="module")
 def pool(ceph):
-    name = "sec-test"
-    delete_pool(ceph, name)
-    create_rbd_pool(ceph, name)
-    yield name
-    delete_pool(ceph, name)
+    with scratch_rbd_pool(ceph, "sec-test") as name:
+        yield name
 
 
 @pytest.fixture(scope="module")
