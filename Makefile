@@ -13,6 +13,10 @@ TESTENV := $(CURDIR)/tests/testenv/testenv
 DEMO_ENV := $(CURDIR)/.testenv/demo
 PYTEST_ARGS ?=
 
+# Recursive calls from a target that has already installed the dependencies and built
+# the collection: neither is done again.
+SUBMAKE = $(MAKE) --no-print-directory -o deps -o collection
+
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export PATH := $(BIN):$(PATH)
 
@@ -48,9 +52,9 @@ TEST_ENV := $(CURDIR)/.testenv/test
 # stopped whatever the result.
 test: deps collection test-unit test-sanity test-lint
 	$(TESTENV) up $(TEST_ENV)
-	rc=0; TESTENV_DIR=$(TEST_ENV) $(MAKE) --no-print-directory test-integration test-molecule || rc=$$?; \
+	rc=0; TESTENV_DIR=$(TEST_ENV) $(SUBMAKE) test-integration test-molecule || rc=$$?; \
 	  $(TESTENV) down $(TEST_ENV); exit $$rc
-	$(MAKE) --no-print-directory test-demo
+	$(SUBMAKE) test-demo
 
 test-unit: collection
 	cd $(COLLECTION) && $(BIN)/python -m pytest -q tests/unit $(PYTEST_ARGS)
@@ -113,14 +117,14 @@ demo: deps collection
 
 # CI's check of the demo: a first run converges, a second run changes nothing, then clean up.
 test-demo: deps collection
-	$(MAKE) --no-print-directory demo-clean
-	$(MAKE) --no-print-directory demo
-	$(MAKE) --no-print-directory demo DEMO_ARGS="--check --diff" | tee $(BUILD)/demo-check.log
-	$(MAKE) --no-print-directory demo | tee $(BUILD)/demo-second.log
+	$(SUBMAKE) demo-clean
+	$(SUBMAKE) demo
+	$(SUBMAKE) demo DEMO_ARGS="--check --diff" | tee $(BUILD)/demo-check.log
+	$(SUBMAKE) demo | tee $(BUILD)/demo-second.log
 	rc=0; for log in $(BUILD)/demo-check.log $(BUILD)/demo-second.log; do \
 	  grep -Eq 'localhost +: ok=[0-9]+ +changed=0 +unreachable=0 +failed=0' $$log \
 	    || { echo "demo: $$log reports changes or failures" >&2; rc=1; }; done; \
-	$(MAKE) --no-print-directory demo-clean; exit $$rc
+	$(SUBMAKE) demo-clean; exit $$rc
 
 demo-clean: collection
 	if [ -f $(DEMO_ENV)/env ]; then $(DEMO_PLAYBOOK) playbooks/demo_clean.yml; fi

@@ -201,8 +201,8 @@ def measure(runner: Runner, cluster, count: int) -> dict[str, Any]:
         row["ansible_command_loop_s"] = in_fresh_pool(lambda p: runner.ansible_command_loop(p, count), count)
     items = [{"name": n} for n in names]
 
-    pool = fresh_pool(cluster)
-    try:
+    def batch_methods(pool: str) -> None:
+        """Cold, warm (alternating with the trivial playbook), info, mixed and delete in one pool."""
         row["batch_cold_s"], row["batch_cold_rss_kib"], row["batch_cold_module_s"] = runner.batch(pool, items)
         assert count_images(cluster, pool) == count
         row["librbd_open_loop_s"] = runner.librbd_loop(pool, count, "open")
@@ -220,9 +220,8 @@ def measure(runner: Runner, cluster, count: int) -> dict[str, Any]:
         remaining = [item["name"] for item in mixed if item.get("state") != "absent"]
         row["batch_delete_s"], row["batch_delete_rss_kib"], _delete_module_s = runner.batch(
             pool, [{"name": n, "state": "absent"} for n in remaining])
-        assert count_images(cluster, pool) == 0
-    finally:
-        drop_pool(cluster, pool)
+
+    in_fresh_pool(batch_methods, expect=0)
     return row
 
 
