@@ -4,15 +4,20 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The collection's error types and the one place binding exceptions are mapped.
 
-Helpers raise these; modules catch :class:`CephRbdError` once in ``main()`` and
-turn it into ``fail_json(msg=str(error), **error.details)``.
+Binding calls declare their mapping once (:func:`binding_call`); helpers raise these
+errors; every module runs through ``module_runner.run_module``, which turns them into
+``fail_json`` arguments.
 """
 
 from __future__ import annotations
 
 import errno
+import functools
+import inspect
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, TypeVar
+
+T = TypeVar("T")
 
 try:
     import rados
@@ -186,3 +191,52 @@ def translated_errors(context: str) -> Iterator[None]:
         raise
     except binding_errors as exc:  # pylint: disable=catching-non-exception
         raise translate_binding_error(exc, context) from exc
+
+
+class _Raise:
+    """Marker: a binding call whose "not found" is an error like any other."""
+
+    def __repr__(self) -> str:
+        return "RAISE"
+
+
+RAISE = _Raise()
+
+
+def binding_call(context: str, not_found: Any = RAISE) -> Callable[[Callable[..., T]], Callable[..., T]]:
+    """Declare, once per binding call, how its exceptions become the collection's errors.
+
+    ``context`` says what the call does; it is formatted with the call's arguments by
+    name (``"open image {name}"``) and starts the message. When the binding reports
+    "not found" the call returns ``not_found`` (e.g. ``None``), unless it is ``RAISE``.
+    Every other rados/rbd/libvirt exception is translated (:func:`translate_binding_error`);
+    the collection's own errors pass through. The arguments are only formatted on failure.
+    """
+    def decorate(func: Callable[..., T]) -> Callable[..., T]:
+        binding_errors = _binding_error_types()
+        signature = inspect.signature(func)
+
+        @functools.wraps(func)
+        def call(*args: Any, **kwargs: Any) -> T:
+            try:
+                return func(*args, **kwargs)
+            except CephRbdError:
+                raise
+            except binding_errors as exc:  # pylint: disable=catching-non-exception
+                bound = signature.bind(*args, **kwargs)
+                bound.apply_defaults()
+                error = translate_binding_error(exc, _format_context(context, bound.arguments))
+                if isinstance(error, NotFoundError) and not_found is not RAISE:
+                    return not_found
+                raise error from exc
+
+        return call
+
+    return decorate
+
+
+def _format_context(context: str, arguments: dict[str, Any]) -> str:
+    try:
+        return context.format(**arguments)
+    except (KeyError, IndexError, ValueError):
+        return context

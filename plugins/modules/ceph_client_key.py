@@ -153,7 +153,7 @@ key:
   sample: AQBXOgdrERbuMBAAGrwK+zPhC7MU7r0AwADSmg==
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.ceph_auth import (
     create_client,
@@ -170,12 +170,9 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.ceph_auth imp
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.ceph_connection import (
     ceph_connection_argument_spec,
     cluster_connection,
-    missing_ceph_bindings,
 )
-from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import (
-    CephRbdError,
-    InvalidInputError,
-)
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import InvalidInputError
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.module_runner import RADOS, run_module
 
 
 def apply_actions(cluster, entity: str, actions: list[str], caps: dict[str, str], new_key: str | None) -> None:
@@ -199,6 +196,49 @@ def predicted_client(before, entity: str, actions: list[str], caps: dict[str, st
     return describe_client(entity, caps if actions else before["caps"], before["key"])
 
 
+def read_client(module: AnsibleModule, cluster, entity: str):
+    """The client as the cluster has it (None when absent); its key is hidden from the logs."""
+    client = get_client(cluster, entity)
+    if client is not None:
+        module.no_log_values.add(client["key"])
+    return client
+
+
+def converge(module: AnsibleModule) -> dict:
+    """Read, plan and (unless in check mode) apply; the result for exit_json."""
+    params = module.params
+    key = None
+    entity = entity_name(params["name"])
+    if params["rotate"] and params["state"] == "absent":
+        raise InvalidInputError("rotate needs state=present")
+    caps = desired_caps(params["caps"], params["pools"])
+    with cluster_connection(params) as cluster:
+        before = read_client(module, cluster, entity)
+        actions = plan_client(before, params["state"], caps, params["rotate"])
+        new_key = generate_key() if "rotate" in actions else None
+        if new_key:
+            module.no_log_values.add(new_key)
+        if actions and not module.check_mode:
+            apply_actions(cluster, entity, actions, caps, new_key)
+        if module.check_mode:
+            after = predicted_client(before, entity, actions, caps)
+        else:
+            current = read_client(module, cluster, entity) if actions else before
+            key = current["key"] if current else None
+            after = describe_client(entity, current["caps"], current["key"]) if current else None
+    before_view = describe_client(entity, before["caps"], before["key"]) if before else None
+    result = {"changed": bool(actions), "client": after, "diff": {"before": before_view or {}, "after": after or {}}}
+    if params["return_key"] and params["state"] == "present":
+        if module.check_mode and before is not None and "rotate" not in actions:
+            key = before["key"]
+        if key:
+            # The action plugin hides the whole result in the output; the registered
+            # variable must hold the real key, so it cannot be a masked no_log value.
+            module.no_log_values.discard(key)
+            result["key"] = key
+    return result
+
+
 def main() -> None:
     argument_spec = ceph_connection_argument_spec()
     argument_spec.update(
@@ -214,53 +254,8 @@ def main() -> None:
         supports_check_mode=True,
         mutually_exclusive=[("caps", "pools")],
     )
-    missing = missing_ceph_bindings(need_rbd=False)
-    if missing:
-        module.fail_json(msg=missing_required_lib(missing[0]), exception=missing[1])
-
-    params = module.params
-    key = None
-    try:
-        entity = entity_name(params["name"])
-        if params["rotate"] and params["state"] == "absent":
-            raise InvalidInputError("rotate needs state=present")
-        caps = desired_caps(params["caps"], params["pools"])
-        with cluster_connection(params) as cluster:
-            before = get_client(cluster, entity)
-            if before is not None:
-                module.no_log_values.add(before["key"])
-            actions = plan_client(before, params["state"], caps, params["rotate"])
-            new_key = generate_key() if "rotate" in actions else None
-            if new_key:
-                module.no_log_values.add(new_key)
-            if actions and not module.check_mode:
-                apply_actions(cluster, entity, actions, caps, new_key)
-            if module.check_mode:
-                after = predicted_client(before, entity, actions, caps)
-            else:
-                current = get_client(cluster, entity) if actions else before
-                if current is not None:
-                    module.no_log_values.add(current["key"])
-                    key = current["key"]
-                after = describe_client(entity, current["caps"], current["key"]) if current else None
-    except CephRbdError as error:
-        module.fail_json(msg=str(error), **error.details)
-
-    before_view = describe_client(entity, before["caps"], before["key"]) if before else None
-    result = {
-        "changed": bool(actions),
-        "client": after,
-        "diff": {"before": before_view or {}, "after": after or {}},
-    }
-    if params["return_key"] and params["state"] == "present":
-        if module.check_mode and before is not None and "rotate" not in actions:
-            key = before["key"]
-        if key:
-            # The action plugin hides the whole result in the output; the registered
-            # variable must hold the real key, so it cannot be a masked no_log value.
-            module.no_log_values.discard(key)
-            result["key"] = key
-    module.exit_json(**result)
+    failed, result = run_module(module, converge, RADOS)
+    (module.fail_json if failed else module.exit_json)(**result)
 
 
 if __name__ == "__main__":

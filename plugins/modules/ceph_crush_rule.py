@@ -121,13 +121,12 @@ rule:
 
 from typing import Any
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.ceph_connection import (
     CephCluster,
     ceph_connection_argument_spec,
     cluster_connection,
-    missing_ceph_bindings,
 )
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.crush import (
     create_replicated_rule,
@@ -137,10 +136,10 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.crush import 
     remove_crush_rule,
 )
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import (
-    CephRbdError,
     InvalidInputError,
     NotFoundError,
 )
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.module_runner import RADOS, run_module
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.validation import validate_name
 
 
@@ -194,6 +193,19 @@ def ensure_absent(cluster: CephCluster, before: dict[str, Any] | None, check_mod
     return True
 
 
+def converge(module: AnsibleModule) -> dict[str, Any]:
+    params = module.params
+    name = validate_name(params["name"], "rule name")
+    wanted = wanted_rule(params)
+    with cluster_connection(params) as cluster:
+        before = get_crush_rule(cluster, name)
+        if params["state"] == "present":
+            changed, after = ensure_present(cluster, wanted, before, module.check_mode)
+        else:
+            changed, after = ensure_absent(cluster, before, module.check_mode), None
+    return {"changed": changed, "rule": after, "diff": {"before": before or {}, "after": after or {}}}
+
+
 def main() -> None:
     spec = ceph_connection_argument_spec()
     spec.update(
@@ -204,23 +216,8 @@ def main() -> None:
         device_class={"type": "str"},
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
-    missing = missing_ceph_bindings(need_rbd=False)
-    if missing:
-        module.fail_json(msg=missing_required_lib(missing[0]), exception=missing[1])
-
-    params = module.params
-    try:
-        name = validate_name(params["name"], "rule name")
-        wanted = wanted_rule(params)
-        with cluster_connection(params) as cluster:
-            before = get_crush_rule(cluster, name)
-            if params["state"] == "present":
-                changed, after = ensure_present(cluster, wanted, before, module.check_mode)
-            else:
-                changed, after = ensure_absent(cluster, before, module.check_mode), None
-    except CephRbdError as error:
-        module.fail_json(msg=str(error), **error.details)
-    module.exit_json(changed=changed, rule=after, diff={"before": before or {}, "after": after or {}})
+    failed, result = run_module(module, converge, RADOS)
+    (module.fail_json if failed else module.exit_json)(**result)
 
 
 if __name__ == "__main__":

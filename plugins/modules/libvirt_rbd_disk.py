@@ -286,12 +286,9 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.ceph_connection import (
     ceph_connection_argument_spec,
     cluster_connection,
-    missing_ceph_bindings,
 )
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import CephRbdError
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.libvirt_connection import (
-    LIBVIRT_IMPORT_ERROR,
-    LIBVIRT_LIBRARY,
     libvirt_connection,
     libvirt_connection_argument_spec,
 )
@@ -322,6 +319,12 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.libvirt_domai
     lookup_domain,
     set_live_iotune,
     update_config_disk,
+)
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.module_runner import (
+    CEPH,
+    LIBVIRT,
+    missing_binding,
+    run_module,
 )
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.rbd_common import open_image
 
@@ -360,7 +363,7 @@ def argument_spec() -> dict:
 
 def image_size(params: dict, disk: dict) -> int:
     """The image's current size, read through librbd with the Ceph connection options."""
-    missing = missing_ceph_bindings()
+    missing = missing_binding(CEPH)
     if missing:
         raise CephRbdError(missing_required_lib(missing[0]))
     with cluster_connection(params) as cluster:
@@ -394,6 +397,7 @@ def apply_plans(dom, plans: dict, wanted: dict | None, current: dict, target: st
             apply_scope(dom, scope, action, wanted, current[scope], target)
         except CephRbdError as error:
             if done:
+                error.details["done"] = list(done)
                 error.msg = (
                     f"{error.msg}. Already done: {', '.join(done)}; the running domain and the "
                     "persistent config now differ: re-run the task once the cause is fixed"
@@ -402,35 +406,45 @@ def apply_plans(dom, plans: dict, wanted: dict | None, current: dict, target: st
         done.append(f"{scope}: {action}")
 
 
-def run(module: AnsibleModule) -> dict:
-    params = module.params
-    present = params["state"] == "present"
-    if present:
+def wanted_disk(params: dict) -> tuple[dict | None, str]:
+    """The disk as the options describe it (None for state=absent) and its target device."""
+    if params["state"] == "present":
         wanted = desired_disk(params)
         refuse_namespace(wanted)
-        target = wanted["target"]
-    else:
-        wanted = None
-        target, _bus = validate_target(params["target"], params["bus"])
+        return wanted, wanted["target"]
+    return None, validate_target(params["target"], params["bus"])[0]
+
+
+def plan_domain(params: dict, conn, dom, wanted: dict | None, target: str) -> dict:
+    """The scopes to manage, their current disks and the action planned in each."""
+    if wanted and wanted["auth_user"]:
+        check_secret(conn, wanted["secret_uuid"], wanted["secret_usage"])
+    state = domain_state(dom)
+    live, config = resolve_scopes(params["live"], params["config"], state["running"],
+                                  state["persistent"], params["domain"])
+    scopes = [scope for scope, managed in (("live", live), ("config", config)) if managed]
+    current = {scope: disk_element(dom, scope, target) for scope in scopes}
+    plans = {
+        scope: plan_scope(scope, parse_disk(current[scope]) if current[scope] is not None else None,
+                          wanted, params["replace"])
+        for scope in scopes
+    }
+    return {"running": state["running"], "live": live, "config": config, "scopes": scopes,
+            "current": current, "plans": plans}
+
+
+def run(module: AnsibleModule) -> dict:
+    params = module.params
+    wanted, target = wanted_disk(params)
     with libvirt_connection(params["uri"]) as conn:
         dom = lookup_domain(conn, params["domain"])
-        if wanted and wanted["auth_user"]:
-            check_secret(conn, wanted["secret_uuid"], wanted["secret_usage"])
-        state = domain_state(dom)
-        live, config = resolve_scopes(params["live"], params["config"], state["running"],
-                                      state["persistent"], params["domain"])
-        scopes = [scope for scope, managed in (("live", live), ("config", config)) if managed]
-        current = {scope: disk_element(dom, scope, target) for scope in scopes}
-        plans = {
-            scope: plan_scope(scope, parse_disk(current[scope]) if current[scope] is not None else None,
-                              wanted, params["replace"])
-            for scope in scopes
-        }
+        plan = plan_domain(params, conn, dom, wanted, target)
+        scopes, current, plans = plan["scopes"], plan["current"], plan["plans"]
         capacity = resize_to = None
-        if params["refresh_size"] and present and live and plans["live"] in (None, "iotune"):
+        if params["refresh_size"] and wanted and plan["live"] and plans["live"] in (None, "iotune"):
             capacity = block_capacity(dom, target)
             resize_to = plan_refresh(capacity, image_size(params, wanted), target)
-        if state["running"] and not live and plans.get("config"):
+        if plan["running"] and not plan["live"] and plans.get("config"):
             module.warn(f"the running domain keeps its current disk {target} until it is restarted (live: false)")
         if not module.check_mode:
             apply_plans(dom, plans, wanted, current, target)
@@ -444,20 +458,14 @@ def run(module: AnsibleModule) -> dict:
             after = {scope: canonical_disk_xml(disk_element(dom, scope, target)) for scope in scopes}
             size = block_capacity(dom, target) if capacity is not None else None
     if capacity is not None:
-        before["size"] = capacity
-        after["size"] = size
+        before["size"], after["size"] = capacity, size
     actions = [f"{scope}: {plans[scope]}" for scope in SCOPES if plans.get(scope)]
     if resize_to is not None:
         actions.append("live: resize")
     return {
-        "changed": bool(actions),
-        "xml": after["config" if config else "live"],
-        "qemu_spec": qemu_spec(wanted) if wanted else None,
-        "live": live,
-        "config": config,
-        "actions": actions,
-        "size": size,
-        "diff": {"before": before, "after": after},
+        "changed": bool(actions), "xml": after["config" if plan["config"] else "live"],
+        "qemu_spec": qemu_spec(wanted) if wanted else None, "live": plan["live"], "config": plan["config"],
+        "actions": actions, "size": size, "diff": {"before": before, "after": after},
     }
 
 
@@ -469,13 +477,8 @@ def main() -> None:
         required_if=[("state", "present", ("pool", "image"))],
         required_by={"secret_uuid": "auth_user", "secret_usage": "auth_user"},
     )
-    if LIBVIRT_IMPORT_ERROR:
-        module.fail_json(msg=missing_required_lib(LIBVIRT_LIBRARY), exception=LIBVIRT_IMPORT_ERROR)
-    try:
-        result = run(module)
-    except CephRbdError as error:
-        module.fail_json(msg=str(error), **error.details)
-    module.exit_json(**result)
+    failed, result = run_module(module, run, LIBVIRT)
+    (module.fail_json if failed else module.exit_json)(**result)
 
 
 if __name__ == "__main__":

@@ -171,12 +171,9 @@ domains:
           sample: [live, config]
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import CephRbdError
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.libvirt_connection import (
-    LIBVIRT_IMPORT_ERROR,
-    LIBVIRT_LIBRARY,
     libvirt_connection,
     libvirt_connection_argument_spec,
 )
@@ -184,21 +181,21 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.libvirt_domai
     domain_rbd_disks,
     list_domains,
 )
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.module_runner import LIBVIRT, run_module
+
+
+def read(module: AnsibleModule) -> dict:
+    with libvirt_connection(module.params["uri"]) as conn:
+        domains = [domain_rbd_disks(dom) for dom in list_domains(conn, module.params["domain"])]
+    return {"changed": False, "domains": domains}
 
 
 def main() -> None:
     argument_spec = libvirt_connection_argument_spec()
     argument_spec.update(domain={"type": "str"})
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    if LIBVIRT_IMPORT_ERROR:
-        module.fail_json(msg=missing_required_lib(LIBVIRT_LIBRARY), exception=LIBVIRT_IMPORT_ERROR)
-
-    try:
-        with libvirt_connection(module.params["uri"]) as conn:
-            domains = [domain_rbd_disks(dom) for dom in list_domains(conn, module.params["domain"])]
-    except CephRbdError as error:
-        module.fail_json(msg=str(error), **error.details)
-    module.exit_json(changed=False, domains=domains)
+    failed, result = run_module(module, read, LIBVIRT)
+    (module.fail_json if failed else module.exit_json)(**result)
 
 
 if __name__ == "__main__":

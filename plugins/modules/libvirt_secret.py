@@ -177,7 +177,7 @@ secret:
       sample: [vm-web-1]
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.ceph_auth import (
     decode_key,
@@ -185,12 +185,9 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.ceph_auth imp
 )
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import (
     AlreadyExistsError,
-    CephRbdError,
     InvalidInputError,
 )
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.libvirt_connection import (
-    LIBVIRT_IMPORT_ERROR,
-    LIBVIRT_LIBRARY,
     libvirt_connection,
     libvirt_connection_argument_spec,
 )
@@ -211,6 +208,7 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.libvirt_secre
     uuid_for_usage,
     value_fingerprint,
 )
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.module_runner import LIBVIRT, run_module
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.validation import validate_uuid
 
 
@@ -304,6 +302,22 @@ def converge_absent(module: AnsibleModule, conn, secret_uuid: str | None):
     return ["undefine"], (before, users), (None, [])
 
 
+def converge(module: AnsibleModule) -> dict:
+    params = module.params
+    secret_uuid = validate_uuid(params["uuid"], "uuid") if params["uuid"] else None
+    if params["usage_name"] is not None and not params["usage_name"].strip():
+        raise InvalidInputError("usage_name must not be empty")
+    with libvirt_connection(params["uri"]) as conn:
+        if params["state"] == "present":
+            actions, before, after = converge_present(module, conn, secret_uuid, wanted_value(module))
+        else:
+            actions, before, after = converge_absent(module, conn, secret_uuid)
+    before_view = describe_secret(*before) if before[0] else None
+    after_view = describe_secret(*after) if after[0] else None
+    return {"changed": bool(actions), "secret": after_view,
+            "diff": {"before": before_view or {}, "after": after_view or {}}}
+
+
 def main() -> None:
     argument_spec = libvirt_connection_argument_spec()
     argument_spec.update(
@@ -328,30 +342,8 @@ def main() -> None:
         required_if=[("state", "present", ("uuid", "usage_name"))],
         required_one_of=[("uuid", "usage_name")],
     )
-    if LIBVIRT_IMPORT_ERROR:
-        module.fail_json(msg=missing_required_lib(LIBVIRT_LIBRARY), exception=LIBVIRT_IMPORT_ERROR)
-
-    params = module.params
-    try:
-        secret_uuid = validate_uuid(params["uuid"], "uuid") if params["uuid"] else None
-        if params["usage_name"] is not None and not params["usage_name"].strip():
-            raise InvalidInputError("usage_name must not be empty")
-        with libvirt_connection(params["uri"]) as conn:
-            if params["state"] == "present":
-                raw = wanted_value(module)
-                actions, before, after = converge_present(module, conn, secret_uuid, raw)
-            else:
-                actions, before, after = converge_absent(module, conn, secret_uuid)
-    except CephRbdError as error:
-        module.fail_json(msg=str(error), **error.details)
-
-    before_view = describe_secret(*before) if before[0] else None
-    after_view = describe_secret(*after) if after[0] else None
-    module.exit_json(
-        changed=bool(actions),
-        secret=after_view,
-        diff={"before": before_view or {}, "after": after_view or {}},
-    )
+    failed, result = run_module(module, converge, LIBVIRT)
+    (module.fail_json if failed else module.exit_json)(**result)
 
 
 if __name__ == "__main__":

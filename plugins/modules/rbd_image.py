@@ -467,6 +467,15 @@ libvirt_checked:
   returned: always
   type: bool
   sample: true
+done:
+  description:
+    - When the task fails, the specs of the images it changed before the failure (the task then
+      reports C(changed=true)); empty when nothing was changed.
+  returned: on failure
+  type: list
+  elements: str
+  sample:
+    - limiquantix-volumes/vol-1f0c2a
 actions:
   description: What was done (or would be done in check mode), one line per operation, each starting with the image spec.
   returned: always
@@ -477,16 +486,13 @@ actions:
     - "limiquantix-volumes/vol-1f0c2a: qos set bps_limit, iops_limit"
 """
 
-import traceback
-
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.ceph_connection import (
     ceph_connection_argument_spec,
     cluster_connection,
-    missing_ceph_bindings,
 )
-from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import CephRbdError, UnreachableError
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import UnreachableError
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.image_plan import normalize_requests
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.images import ReadDetails, converge_images
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.libvirt_connection import (
@@ -495,6 +501,7 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.libvirt_conne
     libvirt_connection_argument_spec,
 )
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.libvirt_domain import rbd_image_references
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.module_runner import CEPH, run_module
 
 ITEM_OPTIONS = {
     "name": {"type": "str", "required": True},
@@ -560,6 +567,32 @@ def batch_label(index: int, spec: str) -> str:
     return f"images[{index}] ({spec}): "
 
 
+def converge(module: AnsibleModule) -> dict:
+    """Converge every requested image; the result for exit_json."""
+    params = module.params
+    batch = params["images"] is not None
+    requests = normalize_requests(params, params["images"])
+    domain_refs = libvirt_references(params, requests)
+    with cluster_connection(params) as cluster:
+        details = ReadDetails(usage=params["with_usage"], watchers=params["with_watchers"])
+        plans = converge_images(cluster, requests, module.check_mode, details,
+                                batch_label if batch else lambda _index, _spec: "", domain_refs)
+    result = {
+        "changed": any(plan["changes"] for plan in plans),
+        "actions": [line for plan in plans for line in plan["actions"]],
+        "libvirt_checked": domain_refs is not None,
+    }
+    if batch:
+        changed_plans = [plan for plan in plans if plan["changes"]]
+        diff = {
+            "before": {plan["spec"]: plan["before"] for plan in changed_plans if plan["before"]},
+            "after": {plan["spec"]: plan["after"] for plan in changed_plans if plan["after"]},
+        }
+        return dict(result, images=[result_entry(plan) for plan in plans], diff=diff)
+    plan = plans[0]
+    return dict(result, image=plan["after"], diff={"before": plan["before"] or {}, "after": plan["after"] or {}})
+
+
 def main() -> None:
     module = AnsibleModule(
         argument_spec=argument_spec(),
@@ -567,36 +600,8 @@ def main() -> None:
         mutually_exclusive=[("name", "images")],
         required_one_of=[("name", "images")],
     )
-    missing = missing_ceph_bindings()
-    if missing:
-        module.fail_json(msg=missing_required_lib(missing[0]), exception=missing[1])
-
-    batch = module.params["images"] is not None
-    try:
-        requests = normalize_requests(module.params, module.params["images"])
-        domain_refs = libvirt_references(module.params, requests)
-        with cluster_connection(module.params) as cluster:
-            details = ReadDetails(usage=module.params["with_usage"], watchers=module.params["with_watchers"])
-            plans = converge_images(cluster, requests, module.check_mode, details,
-                                    batch_label if batch else lambda _index, _spec: "", domain_refs)
-    except CephRbdError as error:
-        module.fail_json(msg=str(error), **error.details)
-    except Exception as error:  # pylint: disable=broad-except
-        module.fail_json(msg=f"unexpected error: {error}", exception=traceback.format_exc())
-
-    changed = any(plan["changes"] for plan in plans)
-    actions = [line for plan in plans for line in plan["actions"]]
-    if batch:
-        changed_plans = [plan for plan in plans if plan["changes"]]
-        diff = {
-            "before": {plan["spec"]: plan["before"] for plan in changed_plans if plan["before"]},
-            "after": {plan["spec"]: plan["after"] for plan in changed_plans if plan["after"]},
-        }
-        module.exit_json(changed=changed, images=[result_entry(plan) for plan in plans],
-                         actions=actions, diff=diff, libvirt_checked=domain_refs is not None)
-    plan = plans[0]
-    module.exit_json(changed=changed, image=plan["after"], actions=actions, libvirt_checked=domain_refs is not None,
-                     diff={"before": plan["before"] or {}, "after": plan["after"] or {}})
+    failed, result = run_module(module, converge, CEPH)
+    (module.fail_json if failed else module.exit_json)(**result)
 
 
 if __name__ == "__main__":

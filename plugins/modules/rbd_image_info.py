@@ -174,16 +174,26 @@ images:
         tenant: acme
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.ceph_connection import (
     ceph_connection_argument_spec,
     cluster_connection,
-    missing_ceph_bindings,
 )
-from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import CephRbdError
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.images import list_images
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.module_runner import CEPH, run_module
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.validation import validate_name
+
+
+def read(module: AnsibleModule) -> dict:
+    params = module.params
+    validate_name(params["pool"], "pool name")
+    validate_name(params["namespace"], "namespace", allow_empty=True)
+    if params["name"] is not None:
+        validate_name(params["name"], "image name")
+    with cluster_connection(params) as cluster:
+        images = list_images(cluster, params["pool"], params["namespace"], params["name"], params["with_usage"])
+    return {"changed": False, "images": images}
 
 
 def main() -> None:
@@ -195,21 +205,8 @@ def main() -> None:
         with_usage={"type": "bool", "default": True},
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    missing = missing_ceph_bindings()
-    if missing:
-        module.fail_json(msg=missing_required_lib(missing[0]), exception=missing[1])
-
-    params = module.params
-    try:
-        validate_name(params["pool"], "pool name")
-        validate_name(params["namespace"], "namespace", allow_empty=True)
-        if params["name"] is not None:
-            validate_name(params["name"], "image name")
-        with cluster_connection(params) as cluster:
-            images = list_images(cluster, params["pool"], params["namespace"], params["name"], params["with_usage"])
-    except CephRbdError as error:
-        module.fail_json(msg=str(error), **error.details)
-    module.exit_json(changed=False, images=images)
+    failed, result = run_module(module, read, CEPH)
+    (module.fail_json if failed else module.exit_json)(**result)
 
 
 if __name__ == "__main__":

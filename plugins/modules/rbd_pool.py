@@ -357,13 +357,12 @@ pool:
 
 from typing import Any
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.ceph_connection import (
     CephCluster,
     ceph_connection_argument_spec,
     cluster_connection,
-    missing_ceph_bindings,
 )
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.crush import (
     create_erasure_profile,
@@ -371,10 +370,8 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.crush import 
     get_erasure_profile,
     rule_summaries,
 )
-from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import (
-    CephRbdError,
-    PermissionDeniedError,
-)
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import PermissionDeniedError
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.module_runner import CEPH, run_module
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.pool_plan import (
     check_erasure_min_size,
     check_existing,
@@ -486,34 +483,32 @@ def apply(cluster: CephCluster, name: str, changes: list[dict[str, Any]]) -> Non
             apply_pool_change(cluster, name, change)
 
 
+def converge(module: AnsibleModule) -> dict[str, Any]:
+    params = module.params
+    name = validate_name(params["name"], "pool name")
+    wanted = desired_pool(params) if params["state"] == "present" else None
+    with cluster_connection(params) as cluster:
+        rules_by_id = crush_rules_by_id(cluster)
+        before = get_pool(cluster, name, rules_by_id)
+        if wanted is None:
+            changes = plan_absent(cluster, before, params["force"], module.check_mode)
+            after = None
+        else:
+            changes, after = plan_present(cluster, params, wanted, before, rules_by_id)
+        if changes and not module.check_mode:
+            apply(cluster, name, changes)
+            after = get_pool(cluster, name)  # rules read again: an EC pool brings a rule of its own
+    return {
+        "changed": bool(changes),
+        "pool": after,
+        "diff": {"before": settings_view(before), "after": settings_view(after)},
+    }
+
+
 def main() -> None:
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    missing = missing_ceph_bindings()
-    if missing:
-        module.fail_json(msg=missing_required_lib(missing[0]), exception=missing[1])
-
-    params = module.params
-    try:
-        name = validate_name(params["name"], "pool name")
-        wanted = desired_pool(params) if params["state"] == "present" else None
-        with cluster_connection(params) as cluster:
-            rules_by_id = crush_rules_by_id(cluster)
-            before = get_pool(cluster, name, rules_by_id)
-            if wanted is None:
-                changes = plan_absent(cluster, before, params["force"], module.check_mode)
-                after = None
-            else:
-                changes, after = plan_present(cluster, params, wanted, before, rules_by_id)
-            if changes and not module.check_mode:
-                apply(cluster, name, changes)
-                after = get_pool(cluster, name)  # rules read again: an EC pool brings a rule of its own
-    except CephRbdError as error:
-        module.fail_json(msg=str(error), **error.details)
-    module.exit_json(
-        changed=bool(changes),
-        pool=after,
-        diff={"before": settings_view(before), "after": settings_view(after)},
-    )
+    failed, result = run_module(module, converge, CEPH)
+    (module.fail_json if failed else module.exit_json)(**result)
 
 
 if __name__ == "__main__":

@@ -203,37 +203,34 @@ cluster:
           message: 1 osds down
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.ceph_connection import (
     ceph_connection_argument_spec,
     cluster_connection,
-    missing_ceph_bindings,
 )
-from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import CephRbdError
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.health import cluster_summary
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.module_runner import CEPH, run_module
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.pools import list_pools
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.validation import validate_name
+
+
+def read(module: AnsibleModule) -> dict:
+    name = module.params["name"]
+    if name is not None:
+        validate_name(name, "pool name")
+    with cluster_connection(module.params) as cluster:
+        pools = list_pools(cluster, name)
+        summary = cluster_summary(cluster)
+    return {"changed": False, "pools": pools, "cluster": summary}
 
 
 def main() -> None:
     argument_spec = ceph_connection_argument_spec()
     argument_spec.update(name={"type": "str"})
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    missing = missing_ceph_bindings()
-    if missing:
-        module.fail_json(msg=missing_required_lib(missing[0]), exception=missing[1])
-
-    try:
-        name = module.params["name"]
-        if name is not None:
-            validate_name(name, "pool name")
-        with cluster_connection(module.params) as cluster:
-            pools = list_pools(cluster, name)
-            summary = cluster_summary(cluster)
-    except CephRbdError as error:
-        module.fail_json(msg=str(error), **error.details)
-    module.exit_json(changed=False, pools=pools, cluster=summary)
+    failed, result = run_module(module, read, CEPH)
+    (module.fail_json if failed else module.exit_json)(**result)
 
 
 if __name__ == "__main__":

@@ -178,15 +178,14 @@ actions:
     - protect
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.ceph_connection import (
     CephCluster,
     ceph_connection_argument_spec,
     cluster_connection,
-    missing_ceph_bindings,
 )
-from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import CephRbdError
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.module_runner import CEPH, run_module
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.rbd_common import (
     image_exists,
     image_spec,
@@ -239,6 +238,18 @@ def rollback_note(image_ref: str, name: str, check_mode: bool) -> str:
     return f"image {image_ref} {verb} rolled back to snapshot {name}: its data and size are the snapshot's\n"
 
 
+def run(module: AnsibleModule) -> dict:
+    params = module.params
+    validate_params(params)
+    with cluster_connection(params) as cluster:
+        before, after, actions = converge(cluster, params, module.check_mode)
+    diff = {"before": before or {}, "after": after or {}}
+    if ROLLBACK in actions:
+        image_ref = image_spec(params["pool"], params["namespace"], params["image"])
+        diff["prepared"] = rollback_note(image_ref, params["name"], module.check_mode)
+    return {"changed": bool(actions), "snapshot": after, "actions": actions, "diff": diff}
+
+
 def main() -> None:
     argument_spec = ceph_connection_argument_spec()
     argument_spec.update(
@@ -251,22 +262,8 @@ def main() -> None:
         rollback={"type": "bool", "default": False},
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    missing = missing_ceph_bindings()
-    if missing:
-        module.fail_json(msg=missing_required_lib(missing[0]), exception=missing[1])
-
-    params = module.params
-    try:
-        validate_params(params)
-        with cluster_connection(params) as cluster:
-            before, after, actions = converge(cluster, params, module.check_mode)
-    except CephRbdError as error:
-        module.fail_json(msg=str(error), **error.details)
-    diff = {"before": before or {}, "after": after or {}}
-    if ROLLBACK in actions:
-        image_ref = image_spec(params["pool"], params["namespace"], params["image"])
-        diff["prepared"] = rollback_note(image_ref, params["name"], module.check_mode)
-    module.exit_json(changed=bool(actions), snapshot=after, actions=actions, diff=diff)
+    failed, result = run_module(module, run, CEPH)
+    (module.fail_json if failed else module.exit_json)(**result)
 
 
 if __name__ == "__main__":

@@ -236,6 +236,34 @@ def test_wrong_key_missing_caps_and_removed_user_fail_clearly(testenv, ceph, poo
         delete_pool(ceph, other)
 
 
+def test_batch_whose_30th_volume_fails_reports_changed_and_the_29_done(testenv, ceph, fresh_pool, unique_name):
+    """A user who may write one pool but only read another: the 30th volume (in the read-only pool)
+    passes planning (its pool can be listed) and fails at creation, after the 29 were created."""
+    readonly_pool = unique_name("rel-ro")
+    create_rbd_pool(ceph, readonly_pool)
+    user = unique_name("half")
+    key = mon(ceph, "auth get-or-create", entity=f"client.{user}",
+              caps=["mon", "profile rbd", "osd", f"profile rbd pool={fresh_pool}, profile rbd-read-only pool={readonly_pool}"])[0]["key"]
+    names = [f"vol-{i:02d}" for i in range(29)]
+    args = dict(batch(fresh_pool, names, user=user, key=key))
+    args["images"].append({"name": "vol-29", "pool": readonly_pool})
+    try:
+        result = run_module("rbd_image", args, env={"CEPH_KEYRING": ""})
+        assert result.failed and result.changed, result.data
+        assert result.msg.startswith(f"images[29] ({readonly_pool}/vol-29): "), result.msg
+        assert "permission denied" in result.msg, result.msg
+        assert result["done"] == [f"{fresh_pool}/{name}" for name in names]
+        assert_no_traceback(result)
+        assert image_names(ceph, fresh_pool) == names and image_names(ceph, readonly_pool) == []
+
+        again = run_module("rbd_image", args, env={"CEPH_KEYRING": ""})
+        assert again.failed and not again.changed and again["done"] == [], again.data
+        assert image_names(ceph, fresh_pool) == names and image_names(ceph, readonly_pool) == []
+    finally:
+        mon(ceph, "auth rm", entity=f"client.{user}")
+        delete_pool(ceph, readonly_pool)
+
+
 def test_killed_run_then_rerun_converges_without_orphans(testenv, ceph, fresh_pool):
     names = [f"vol-{i:03d}" for i in range(200)]
     args = batch(fresh_pool, names, metadata={"tenant": "acme"}, qos={"iops_limit": 500})

@@ -1,0 +1,130 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026 limiquantix contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The one way every module runs and fails.
+
+A module builds its ``AnsibleModule`` and hands its service function to
+:func:`run_module`, which checks the bindings the module needs, runs the service
+and turns the outcome into the keyword arguments of ``exit_json`` or ``fail_json``:
+
+- a collection error (:class:`CephRbdError`) becomes its message and details, with
+  ``changed: true`` when the error says that something was already done (its ``done``
+  list, or ``changed=True``);
+- any other exception becomes a readable message, its traceback in ``exception`` and
+  the versions of the libraries involved in ``versions`` (for a bug report).
+
+It never calls ``fail_json`` itself (module_utils never does): the module does, in one line.
+"""
+
+from __future__ import annotations
+
+import traceback
+from typing import Any, Callable
+
+from ansible.module_utils.basic import missing_required_lib
+
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.ceph_connection import (
+    RADOS_IMPORT_ERROR,
+    RADOS_LIBRARY,
+    RBD_IMPORT_ERROR,
+    RBD_LIBRARY,
+)
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import CephRbdError
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.libvirt_connection import (
+    LIBVIRT_IMPORT_ERROR,
+    LIBVIRT_LIBRARY,
+)
+
+try:
+    import rados
+except ImportError:
+    rados = None
+try:
+    import rbd
+except ImportError:
+    rbd = None
+try:
+    import libvirt
+except ImportError:
+    libvirt = None
+
+# The bindings a module needs, by family.
+CEPH = ("rados", "rbd")
+RADOS = ("rados",)
+LIBVIRT = ("libvirt",)
+
+_BINDINGS = {
+    "rados": (RADOS_LIBRARY, RADOS_IMPORT_ERROR),
+    "rbd": (RBD_LIBRARY, RBD_IMPORT_ERROR),
+    "libvirt": (LIBVIRT_LIBRARY, LIBVIRT_IMPORT_ERROR),
+}
+
+Service = Callable[[Any], dict[str, Any]]
+
+
+def missing_binding(needed: tuple[str, ...]) -> tuple[str, str] | None:
+    """(library description, import traceback) of the first missing binding, or None."""
+    for name in needed:
+        library, import_error = _BINDINGS[name]
+        if import_error:
+            return library, import_error
+    return None
+
+
+def _version(read: Callable[[], Any]) -> str | None:
+    try:
+        value = read()
+    except Exception:  # pylint: disable=broad-except
+        return None
+    if isinstance(value, tuple):
+        return ".".join(str(part) for part in value)
+    if isinstance(value, int):  # libvirt: major * 1000000 + minor * 1000 + release
+        return f"{value // 1000000}.{value // 1000 % 1000}.{value % 1000}"
+    return str(value)
+
+
+def library_versions() -> dict[str, str | None]:
+    """Versions of librados, librbd and libvirt as loaded (None when not installed)."""
+    return {
+        "librados": _version(lambda: rados.Rados.version(None)) if rados else None,
+        "librbd": _version(lambda: rbd.RBD().version()) if rbd else None,
+        "libvirt": _version(libvirt.getVersion) if libvirt else None,
+    }
+
+
+def failure_result(error: CephRbdError) -> dict[str, Any]:
+    """``fail_json`` arguments for a collection error: changed when something was already done."""
+    details = dict(error.details)
+    changed = bool(details.pop("changed", False)) or bool(details.get("done"))
+    return dict(details, msg=str(error), changed=changed)
+
+
+def unexpected_failure_result(error: BaseException, trace: str,
+                              versions: dict[str, str | None]) -> dict[str, Any]:
+    """``fail_json`` arguments for an exception the collection did not expect (a bug)."""
+    loaded = ", ".join(f"{name} {version}" for name, version in versions.items() if version) or "none"
+    return {
+        "msg": (f"unexpected error {type(error).__name__}: {str(error) or 'no message'} "
+                f"(a bug of the collection: please report it with the traceback in 'exception'; "
+                f"libraries: {loaded})"),
+        "exception": trace,
+        "versions": versions,
+        "changed": False,
+    }
+
+
+def run_module(module: Any, service: Service, bindings: tuple[str, ...] = CEPH) -> tuple[bool, dict[str, Any]]:
+    """Run ``service(module)``; return (failed, keyword arguments for exit_json or fail_json).
+
+    The module ends with ``(module.fail_json if failed else module.exit_json)(**result)``.
+    """
+    missing = missing_binding(bindings)
+    if missing:
+        return True, {"msg": missing_required_lib(missing[0]), "exception": missing[1]}
+    try:
+        return False, service(module)
+    except CephRbdError as error:
+        return True, failure_result(error)
+    except Exception as error:  # pylint: disable=broad-except
+        return True, unexpected_failure_result(error, traceback.format_exc(), library_versions())
