@@ -138,6 +138,37 @@ class CephCluster:
         with translated_errors("read the cluster fsid"):
             return self.handle.get_fsid()
 
+    @property
+    def user(self) -> str | None:
+        """The cephx user the connection authenticated as (without ``client.``)."""
+        return getattr(self.handle, "rados_id", None)
+
+    def instance_id(self) -> int:
+        """This client's instance id (``client.<id>`` in watcher lists)."""
+        with translated_errors("read the client instance id"):
+            return self.handle.get_instance_id()
+
+    def pool_name(self, pool_id: int) -> str:
+        """The name of the pool with id ``pool_id``."""
+        with translated_errors(f"look up pool id {pool_id}"):
+            return self.handle.pool_reverse_lookup(pool_id)
+
+    def conf_get(self, name: str) -> Any:
+        """A setting of the client's own configuration."""
+        with translated_errors(f"read the client setting {name}"):
+            return self.handle.conf_get(name)
+
+    @contextmanager
+    def uncached_ioctx(self, pool: str) -> Iterator[Any]:
+        """An I/O context of its own on a pool (for a namespace setting of its own), closed after."""
+        with translated_errors(f"open pool {pool!r}"):
+            ioctx = self.handle.open_ioctx(pool)
+        try:
+            with translated_errors(f"pool {pool!r}"):
+                yield ioctx
+        finally:
+            ioctx.close()
+
     def ioctx(self, pool: str, namespace: str = "") -> Any:
         """Open (once) an I/O context on a pool and namespace; NotFoundError if no pool."""
         key = (pool, namespace)

@@ -10,7 +10,24 @@ from typing import Any
 
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.ceph_connection import CephCluster
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import InUseError
-from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.pool_plan import rule_summary
+
+# Ceph's pool (and CRUSH rule) type numbers.
+POOL_TYPES = {1: "replicated", 3: "erasure"}
+
+
+def rule_summary(rule: dict[str, Any]) -> dict[str, Any]:
+    """name, id, type, root, failure_domain, device_class of a ``crush rule dump`` entry."""
+    root = device_class = failure_domain = None
+    for step in rule.get("steps", []):
+        if step.get("op") == "take":
+            root, _sep, device_class = str(step.get("item_name", "")).partition("~")
+        elif str(step.get("op", "")).startswith(("choose", "chooseleaf")) and "type" in step:
+            failure_domain = step["type"]
+    return {
+        "name": rule["rule_name"], "id": rule["rule_id"],
+        "type": POOL_TYPES.get(rule.get("type"), str(rule.get("type"))),
+        "root": root, "failure_domain": failure_domain, "device_class": device_class or None,
+    }
 
 
 def crush_rules_by_id(cluster: CephCluster) -> dict[int, dict[str, Any]]:
@@ -19,12 +36,12 @@ def crush_rules_by_id(cluster: CephCluster) -> dict[int, dict[str, Any]]:
 
 
 def rule_summaries(rules_by_id: dict[int, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Raw rules as summary dicts (see ``pool_plan.rule_summary``), by name."""
+    """Raw rules as summary dicts (see :func:`rule_summary`), by name."""
     return {rule["rule_name"]: rule_summary(rule) for rule in rules_by_id.values()}
 
 
 def crush_rules(cluster: CephCluster) -> dict[str, dict[str, Any]]:
-    """Every CRUSH rule as a summary dict (see ``pool_plan.rule_summary``), by name."""
+    """Every CRUSH rule as a summary dict (see :func:`rule_summary`), by name."""
     return rule_summaries(crush_rules_by_id(cluster))
 
 

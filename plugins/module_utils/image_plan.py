@@ -16,9 +16,10 @@ from __future__ import annotations
 from typing import Any
 
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import InUseError, InvalidInputError
-from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.rbd_common import image_spec, parse_image_spec
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.validation import (
     format_size,
+    image_spec,
+    parse_image_spec,
     parse_positive_size,
     parse_size,
     positive_int,

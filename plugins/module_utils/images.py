@@ -2,430 +2,61 @@
 # Copyright (c) 2026 limiquantix contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Reading and changing RBD images through librbd, one image or a batch per connection.
+"""The image service: converge a batch of images over one connection.
 
 The batch path is built for hundreds of images: each pool/namespace is listed
-once, each clone parent and pool detail is read once (:class:`ImageCatalog`),
-an image is opened at most once read-only (no watcher) and, when it changes,
-once more read-write to apply and read back. Used bytes (diff-iterate) and
-watchers are only read when asked (:class:`ReadDetails`). Planning is pure
-(``image_plan``); everything is planned and checked before the first change.
-
-Opening an image costs about 3 ms of client CPU (librbd copies its whole
-configuration into every image context) plus a few round trips. So an image
-without snapshots that is only read (no usage, no watchers, not to be deleted)
-is read from its header object instead, all of them at once (``image_headers``), and
-the images that must be opened are opened by a few threads at once
-(:func:`run_concurrently`; librbd is thread-safe and the bindings release the
-GIL while librbd works). Applying keeps the order of the list, except that a
+once, each clone parent and pool detail is read once (``image_catalog``), an
+image is opened at most once read-only (no watcher; or read from its header,
+``image_reads``) and, when it changes, once more read-write to apply and read
+back. Planning is pure (``image_plan``); everything is planned and checked
+before the first change. Applying keeps the order of the list, except that a
 run of consecutive plain creates and deletions (independent of each other) is
-carried out concurrently.
+carried out concurrently. A create that races another client's is recovered here.
 """
 
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, NamedTuple, Optional, Sequence, Tuple, TypeVar
+from typing import Any, Callable
 
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.ceph_connection import CephCluster
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import (
     AlreadyExistsError,
     CephRbdError,
     InvalidInputError,
-    NotFoundError,
-    translated_errors,
 )
-from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.image_headers import (
-    read_image_metadata,
-    read_headers,
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.image_bindings import (
+    clear_half_created_image,
+    clone_image,
+    create_image,
+    remove_image,
+    trash_image,
 )
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.image_catalog import ImageCatalog, namespace_ids
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.image_plan import (
     DEFAULT_FEATURES,
     QOS_CONFIG_PREFIX,
-    clone_format,
     deletion_plan,
     describe_change,
     feature_bits,
-    feature_names,
     plan_image,
     predict_image,
     request_spec,
-    split_image_metadata,
 )
-from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.pools import (
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.image_reads import (
+    Outcome,
+    ReadDetails,
+    describe_image,
+    read_image,
+    read_image_and_users,
+    read_images_from_headers,
+    run_concurrently,
+)
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.rbd_common import open_image
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.write_errors import (
     explain_permission_error,
     explain_pool_error,
 )
-from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.rbd_common import (
-    image_children,
-    image_lockers,
-    image_spec,
-    image_watcher_clients,
-    image_watchers,
-    open_image,
-    user_snapshots,
-)
-
-try:
-    import rbd
-except ImportError:  # the module reports missing bindings before calling in here
-    rbd = None
-
-# Threads reading or creating/deleting images at once. The work is client CPU
-# (librbd's per-image set-up) and round trips: more threads than this bring
-# nothing on a small host and only add contention on a big one.
-MAX_WORKERS = 8
-
-Item = TypeVar("Item")
-Outcome = Tuple[Any, Optional[CephRbdError]]  # (result, error) of one item
-
-
-class ReadDetails(NamedTuple):
-    """What to read of an image beyond its settings: each needs the image opened in librbd."""
-
-    usage: bool = False  # used_bytes (diff-iterate; expensive without fast-diff)
-    watchers: bool = False  # the clients that have the image open
-
-
-def run_concurrently(func: Callable[[Item], Any], items: Sequence[Item],
-                     workers: int = MAX_WORKERS) -> list[Outcome]:
-    """``func`` over ``items`` on up to ``workers`` threads; (result, error) per item, in order.
-
-    A CephRbdError is returned as the item's error (the caller decides which one
-    to report); any other exception propagates.
-    """
-    def call(item: Item) -> Outcome:
-        try:
-            return func(item), None
-        except CephRbdError as error:
-            return None, error
-
-    if len(items) <= 1 or workers <= 1:
-        return [call(item) for item in items]
-    with ThreadPoolExecutor(max_workers=min(workers, len(items))) as executor:
-        return list(executor.map(call, items))
-
-
-def list_image_ids(cluster: CephCluster, pool: str, namespace: str) -> dict[str, str]:
-    """Image ids by name in a pool/namespace: one ``list2``."""
-    with translated_errors(f"list images in {image_spec(pool, namespace, '').rstrip('/')}"):
-        return {entry["name"]: entry["id"] for entry in rbd.RBD().list2(cluster.ioctx(pool, namespace))}
-
-
-class ImageCatalog:
-    """Per-run caches over one connection: listings, namespaces, pools, parents, clone format."""
-
-    def __init__(self, cluster: CephCluster) -> None:
-        self.cluster = cluster
-        self.own_client_id = cluster.handle.get_instance_id()
-        self._names: dict[tuple[str, str], dict[str, str | None]] = {}
-        self._pool_details: dict[str, dict[str, Any]] | None = None
-        self._pool_names: dict[int, str] = {}
-        self._parents: dict[str, dict[str, Any]] = {}
-        self._clone_parents: dict[tuple[int, str, str, int], dict[str, Any] | None] = {}
-        self._clone_formats: dict[str, int] = {}
-
-    def names(self, pool: str, namespace: str) -> dict[str, str | None]:
-        """Image ids by name in a pool/namespace, listed once (NotFoundError for a missing namespace).
-
-        The id of an image this run created is None.
-        """
-        key = (pool, namespace)
-        if key not in self._names:
-            if namespace:
-                with translated_errors(f"look up namespace {namespace!r} in pool {pool!r}"):
-                    exists = rbd.RBD().namespace_exists(self.cluster.ioctx(pool), namespace)
-                if not exists:
-                    raise NotFoundError(
-                        f"namespace {namespace!r} does not exist in pool {pool!r}: create it first "
-                        "(rbd_pool's namespaces option); rbd_image does not create namespaces",
-                        pool=pool, namespace=namespace,
-                    )
-            self._names[key] = list_image_ids(self.cluster, pool, namespace)
-        return self._names[key]
-
-    def pool_name(self, pool_id: int) -> str:
-        if pool_id not in self._pool_names:
-            with translated_errors(f"look up pool id {pool_id}"):
-                self._pool_names[pool_id] = self.cluster.handle.pool_reverse_lookup(pool_id)
-        return self._pool_names[pool_id]
-
-    def pool_detail(self, pool: str) -> dict[str, Any] | None:
-        if self._pool_details is None:
-            details = self.cluster.mon_command("osd pool ls", detail="detail") or []
-            self._pool_details = {d["pool_name"]: d for d in details}
-        return self._pool_details.get(pool)
-
-    def check_data_pool(self, pool: str) -> None:
-        """A data pool must be an erasure-coded pool that allows overwrites."""
-        detail = self.pool_detail(pool)
-        if detail is None:
-            raise NotFoundError(f"data_pool {pool!r} does not exist", pool=pool)
-        if detail.get("type") != 3:
-            raise InvalidInputError(
-                f"data_pool {pool!r} is not an erasure-coded pool: data_pool is for an EC pool with "
-                "allow_ec_overwrites (a replicated pool holds images directly: use it as pool)"
-            )
-        if "ec_overwrites" not in (detail.get("flags_names") or "").split(","):
-            raise InvalidInputError(
-                f"data_pool {pool!r} does not allow overwrites: set allow_ec_overwrites on it first "
-                "(rbd_pool allow_ec_overwrites: true)"
-            )
-
-    def clone_format(self, pool: str) -> int:
-        """The clone format librbd will use for a clone in ``pool`` (1 needs protected snapshots)."""
-        if pool not in self._clone_formats:
-            with translated_errors(f"read rbd_default_clone_format of pool {pool!r}"):
-                try:
-                    setting = rbd.RBD().config_get(self.cluster.ioctx(pool), "rbd_default_clone_format")
-                except KeyError:
-                    setting = self.cluster.handle.conf_get("rbd_default_clone_format")
-            compat = ""
-            if setting not in ("1", "2"):
-                compat = (self.cluster.mon_command("osd dump") or {}).get("require_min_compat_client", "")
-            self._clone_formats[pool] = clone_format(setting, compat)
-        return self._clone_formats[pool]
-
-    def parent(self, source: dict[str, Any]) -> dict[str, Any]:
-        """The clone source snapshot (size, object size, protected), read once per snapshot."""
-        spec = image_spec(source["pool"], source["namespace"], source["image"], source["snapshot"])
-        if spec not in self._parents:
-            if source["image"] not in self.names(source["pool"], source["namespace"]):
-                raise NotFoundError(f"clone_from {spec}: image {image_spec(source['pool'], source['namespace'], source['image'])} does not exist")
-            with open_image(self.cluster, source["pool"], source["namespace"], source["image"]) as image:
-                snaps = {s["name"]: s for s in user_snapshots(image)}
-                if source["snapshot"] not in snaps:
-                    raise NotFoundError(
-                        f"clone_from {spec}: snapshot {source['snapshot']!r} does not exist "
-                        f"(snapshots: {', '.join(sorted(snaps)) or 'none'})"
-                    )
-                self._parents[spec] = {
-                    "spec": spec,
-                    "size": snaps[source["snapshot"]]["size"],
-                    "object_size": image.stat()["obj_size"],
-                    "protected": image.is_protected_snap(source["snapshot"]),
-                }
-        return self._parents[spec]
-
-    def clone_parent(self, ref: dict[str, Any]) -> dict[str, Any] | None:
-        """A clone's parent by name (as :func:`image_parent` gives it) from the ids in the
-        clone's header; one read-only open per parent and run.
-
-        None when the parent cannot be named that way (gone, in the trash, its
-        snapshot not a user snapshot, any error): the clone is then opened in librbd.
-        """
-        key = (ref["pool_id"], ref["namespace"], ref["image_id"], ref["snap_id"])
-        if key not in self._clone_parents:
-            try:
-                self._clone_parents[key] = self._name_parent(*key)
-            except CephRbdError:
-                self._clone_parents[key] = None
-        return self._clone_parents[key]
-
-    def _name_parent(self, pool_id: int, namespace: str, image_id: str, snap_id: int) -> dict[str, Any] | None:
-        pool = self.pool_name(pool_id)
-        ioctx = self.cluster.ioctx(pool, namespace)
-        with translated_errors(f"open the clone parent {image_id} in {image_spec(pool, namespace, '')}"):
-            with rbd.Image(ioctx, image_id=image_id, read_only=True) as image:
-                name = image.get_name()
-                snaps = [s["name"] for s in user_snapshots(image) if s["id"] == snap_id]
-        if name not in self.names(pool, namespace) or len(snaps) != 1:
-            return None
-        return {"pool": pool, "namespace": namespace, "image": name, "snapshot": snaps[0]}
-
-    def forget(self, pool: str, namespace: str, name: str, exists: bool) -> None:
-        """Keep the cached listing true after a create or delete."""
-        names = self._names.get((pool, namespace))
-        if names is None:
-            return
-        if exists:
-            names.setdefault(name, None)
-        else:
-            names.pop(name, None)
-
-
-# ---------------------------------------------------------------- reading
-
-def used_bytes(image: Any) -> int:
-    """Bytes of allocated objects of the image itself (diff-iterate; fast with fast-diff)."""
-    total = [0]
-
-    def count(_offset: int, length: int, exists: bool) -> int:
-        if exists:
-            total[0] += length
-        return 0
-
-    image.diff_iterate(0, image.size(), None, count, include_parent=False, whole_object=True)
-    return total[0]
-
-
-def image_snapshots(image: Any) -> list[dict[str, Any]]:
-    """User snapshots of an open image: name, id, size, protected."""
-    snapshots = []
-    for snap in user_snapshots(image):
-        snapshots.append({
-            "name": snap["name"],
-            "id": snap["id"],
-            "size": snap["size"],
-            "protected": image.is_protected_snap(snap["name"]),
-        })
-    return sorted(snapshots, key=lambda s: s["id"])
-
-
-def image_parent(image: Any) -> dict[str, Any] | None:
-    """The clone parent as pool, namespace, image, snapshot; None for an image that is no clone."""
-    try:
-        spec = image.get_parent_image_spec()
-    except rbd.ImageNotFound:
-        return None
-    return {
-        "pool": spec["pool_name"],
-        "namespace": spec.get("pool_namespace", ""),
-        "image": spec["image_name"],
-        "snapshot": spec["snap_name"],
-    }
-
-
-def image_dict(pool: str, namespace: str, name: str, image_id: str | None, catalog: ImageCatalog,
-               settings: dict[str, Any], **state: Any) -> dict[str, Any]:
-    """The collection's image dict.
-
-    ``settings`` holds ``size``, ``features`` (bits), ``object_size``, ``stripe_unit``,
-    ``stripe_count``, ``data_pool_id`` and ``metadata`` (key/value pairs, QoS
-    settings included); ``state`` holds ``parent``, ``snapshots``, ``watchers``
-    and ``used_bytes``.
-    """
-    features = feature_names(settings["features"])
-    qos, metadata = split_image_metadata(list(settings["metadata"]))
-    data_pool = catalog.pool_name(settings["data_pool_id"]) if "data-pool" in features else None
-    return {
-        "pool": pool,
-        "namespace": namespace,
-        "name": name,
-        "id": image_id,
-        "size": settings["size"],
-        "features": features,
-        "object_size": settings["object_size"],
-        "stripe_unit": settings["stripe_unit"],
-        "stripe_count": settings["stripe_count"],
-        "data_pool": data_pool,
-        "parent": state["parent"],
-        "snapshots": state["snapshots"],
-        "watchers": state["watchers"],
-        "provisioned_bytes": settings["size"],
-        "used_bytes": state["used_bytes"],
-        "qos": dict(sorted(qos.items())),
-        "metadata": dict(sorted(metadata.items())),
-    }
-
-
-def describe_image(image: Any, pool: str, namespace: str, name: str, catalog: ImageCatalog,
-                   details: ReadDetails) -> dict[str, Any]:
-    """The collection's image dict of an open image (its metadata read from the header object)."""
-    stat = image.stat()
-    image_id = image.id()
-    spec = image_spec(pool, namespace, name)
-    settings = {
-        "size": stat["size"],
-        "features": image.features(),
-        "object_size": stat["obj_size"],
-        "stripe_unit": image.stripe_unit(),
-        "stripe_count": image.stripe_count(),
-        "data_pool_id": image.data_pool_id(),
-        "metadata": read_image_metadata(catalog.cluster.ioctx(pool, namespace), image_id, spec).items(),
-    }
-    watchers = image_watchers(image, exclude_client_id=catalog.own_client_id) if details.watchers else None
-    return image_dict(pool, namespace, name, image_id, catalog, settings,
-                      parent=image_parent(image), snapshots=image_snapshots(image), watchers=watchers,
-                      used_bytes=used_bytes(image) if details.usage else None)
-
-
-def describe_header(header: dict[str, Any], pool: str, namespace: str, name: str, image_id: str,
-                    catalog: ImageCatalog) -> dict[str, Any] | None:
-    """The collection's image dict of an image read from its header (no snapshots; no watchers
-    or usage); None when its clone parent cannot be named without opening it."""
-    parent = catalog.clone_parent(header["parent"]) if header["parent"] else None
-    if header["parent"] and parent is None:
-        return None
-    settings = dict(header, object_size=1 << header["order"], metadata=header["metadata"].items())
-    return image_dict(pool, namespace, name, image_id, catalog, settings,
-                      parent=parent, snapshots=[], watchers=None, used_bytes=None)
-
-
-def image_users(image: Any, own_client_id: int) -> dict[str, list[str]]:
-    """Who holds an open image: watcher clients (not us), lock holders, clone children."""
-    return {
-        "watchers": image_watcher_clients(image, exclude_client_id=own_client_id),
-        "lockers": image_lockers(image),
-        "children": image_children(image),
-    }
-
-
-def read_image_and_users(cluster: CephCluster, catalog: ImageCatalog, pool: str, namespace: str, name: str,
-                         details: ReadDetails, with_users: bool) -> tuple[dict[str, Any] | None, dict[str, list[str]]]:
-    """One image dict and, when asked, its users, from one read-only open (no watcher).
-
-    The image is None when it does not exist.
-    """
-    if name not in catalog.names(pool, namespace):
-        return None, {}
-    try:
-        with open_image(cluster, pool, namespace, name) as image:
-            users = image_users(image, catalog.own_client_id) if with_users else {}
-            return describe_image(image, pool, namespace, name, catalog, details), users
-    except NotFoundError:
-        return None, {}
-
-
-def read_image(cluster: CephCluster, catalog: ImageCatalog, pool: str, namespace: str, name: str,
-               details: ReadDetails) -> dict[str, Any] | None:
-    """One image dict (read-only open, no watcher), or None when it does not exist."""
-    return read_image_and_users(cluster, catalog, pool, namespace, name, details, with_users=False)[0]
-
-
-def read_images_from_headers(catalog: ImageCatalog, requests: list[dict[str, Any]]) -> dict[str, Outcome]:
-    """Image dicts of the requested images that can be read from their headers, keyed by spec.
-
-    One omap read per image, all in flight at once per pool/namespace. An image
-    left to librbd (snapshots, anything unknown) is left out (open it); a failed
-    read is its outcome's error.
-    """
-    by_namespace: dict[tuple[str, str], list[str]] = {}
-    for request in requests:
-        by_namespace.setdefault((request["pool"], request["namespace"]), []).append(request["name"])
-    outcomes: dict[str, Outcome] = {}
-    for (pool, namespace), names in by_namespace.items():
-        ids = catalog.names(pool, namespace)
-        headers = read_headers(catalog.cluster.ioctx(pool, namespace), {name: ids[name] for name in names},
-                               image_spec(pool, namespace, ""))
-        for name, (header, error) in headers.items():
-            spec = image_spec(pool, namespace, name)
-            if error is not None:
-                outcomes[spec] = (None, error)
-                continue
-            image = describe_header(header, pool, namespace, name, ids[name], catalog) if header else None
-            if image is not None:
-                outcomes[spec] = ((image, {}), None)
-    return outcomes
-
-
-def list_images(cluster: CephCluster, pool: str, namespace: str = "", name: str | None = None,
-                with_usage: bool = True) -> list[dict[str, Any]]:
-    """Every image of a pool/namespace (or the one named) as image dicts, sorted by name."""
-    catalog = ImageCatalog(cluster)
-    names = catalog.names(pool, namespace)
-    wanted = sorted(n for n in names if name is None or n == name)
-    details = ReadDetails(usage=with_usage, watchers=True)
-    outcomes = run_concurrently(
-        lambda image_name: read_image(cluster, catalog, pool, namespace, image_name, details), wanted)
-    images = []
-    for image, error in outcomes:
-        if error is not None:
-            raise error
-        if image is not None:  # deleted since it was listed
-            images.append(image)
-    return images
 
 
 # ---------------------------------------------------------------- planning
@@ -554,20 +185,19 @@ def _update_features(image: Any, features: list[str], enable: bool) -> None:
 
 
 def _create(cluster: CephCluster, request: dict[str, Any]) -> None:
+    """Create the requested plain image, or clone it."""
     features = feature_bits(request["features"] or list(DEFAULT_FEATURES))
     order = request["object_size"].bit_length() - 1 if request["object_size"] else None
     ioctx = cluster.ioctx(request["pool"], request["namespace"])
     layout = dict(order=order, stripe_unit=request["stripe_unit"], stripe_count=request["stripe_count"],
                   data_pool=request["data_pool"])
+    spec = request_spec(request)
     if request["clone_from"] is None:
-        rbd.RBD().create(ioctx, request["name"], request["size"], old_format=False, features=features,
-                         order=layout["order"] or 22, stripe_unit=layout["stripe_unit"],
-                         stripe_count=layout["stripe_count"], data_pool=layout["data_pool"])
+        create_image(ioctx, spec, request["name"], request["size"], features, layout)
         return
     source = request["clone_from"]
     parent_ioctx = cluster.ioctx(source["pool"], source["namespace"])
-    rbd.RBD().clone(parent_ioctx, source["image"], source["snapshot"], ioctx, request["name"],
-                    features=features, **layout)
+    clone_image(parent_ioctx, source["image"], source["snapshot"], ioctx, spec, request["name"], features, layout)
 
 
 def _protect(cluster: CephCluster, source: dict[str, Any]) -> None:
@@ -586,11 +216,9 @@ def _delete(cluster: CephCluster, request: dict[str, Any], changes: list[dict[st
                         image.unprotect_snap(snapshot)
                     image.remove_snap(snapshot)
         elif change["action"] == "remove":
-            with translated_errors(f"delete image {image_spec(pool, namespace, name)}"):
-                rbd.RBD().remove(cluster.ioctx(pool, namespace), name)
+            remove_image(cluster.ioctx(pool, namespace), request_spec(request), name)
         elif change["action"] == "trash":
-            with translated_errors(f"move image {image_spec(pool, namespace, name)} to the trash"):
-                rbd.RBD().trash_move(cluster.ioctx(pool, namespace), name)
+            trash_image(cluster.ioctx(pool, namespace), request_spec(request), name)
 
 
 def apply_plan(cluster: CephCluster, catalog: ImageCatalog, plan: dict[str, Any],
@@ -598,7 +226,6 @@ def apply_plan(cluster: CephCluster, catalog: ImageCatalog, plan: dict[str, Any]
     """Carry out one image's plan; return the image read back (None once deleted)."""
     request, changes = plan["request"], plan["changes"]
     pool, namespace, name = request["pool"], request["namespace"], request["name"]
-    spec = plan["spec"]
     if request["state"] == "absent":
         _delete(cluster, request, changes)
         catalog.forget(pool, namespace, name, exists=False)
@@ -615,8 +242,7 @@ def apply_plan(cluster: CephCluster, catalog: ImageCatalog, plan: dict[str, Any]
         if change["action"] == "protect_parent_snapshot":
             _protect(cluster, request["clone_from"])
         elif change["action"] == "clone":
-            with translated_errors(f"clone image {spec}"):
-                _create(cluster, request)
+            _create(cluster, request)
             catalog.forget(pool, namespace, name, exists=True)
         elif change["action"] == "create":
             # Made meanwhile by another client: the changes below apply to it all the same.
@@ -653,20 +279,14 @@ def create_image_converging(cluster: CephCluster, catalog: ImageCatalog, plan: d
     """
     request, spec = plan["request"], plan["spec"]
     try:
-        with translated_errors(f"create image {spec}"):
-            _create(cluster, request)
+        _create(cluster, request)
         return None
     except AlreadyExistsError:
         current = wait_for_openable_image(cluster, catalog, request, details)
     if current is not None:
         return current
-    with translated_errors(f"clear the half-created image {spec} an interrupted run left"):
-        try:
-            rbd.RBD().remove(cluster.ioctx(request["pool"], request["namespace"]), request["name"])
-        except rbd.ImageNotFound:
-            pass  # librbd removed the id object and directory entry all the same
-    with translated_errors(f"create image {spec}"):
-        _create(cluster, request)
+    clear_half_created_image(cluster.ioctx(request["pool"], request["namespace"]), spec, request["name"])
+    _create(cluster, request)
     return None
 
 
@@ -771,6 +391,6 @@ def _fill_new_ids(cluster: CephCluster, images: list[dict[str, Any]]) -> None:
     for image in images:
         by_namespace.setdefault((image["pool"], image["namespace"]), []).append(image)
     for (pool, namespace), group in by_namespace.items():
-        ids = list_image_ids(cluster, pool, namespace)
+        ids = namespace_ids(cluster, pool, namespace)
         for image in group:
             image["id"] = ids.get(image["name"])

@@ -47,7 +47,6 @@ USAGE_KEYS = ("stored_bytes", "used_bytes", "objects", "max_avail_bytes", "perce
 QUOTA_FIELDS = {"quota_max_bytes": "max_bytes", "quota_max_objects": "max_objects"}
 
 # Type codes of pools and of CRUSH rules (the same numbers for both).
-POOL_TYPES = {1: "replicated", 3: "erasure"}
 
 RATIO_TOLERANCE = 1e-6
 
@@ -322,21 +321,6 @@ def settings_view(pool: dict[str, Any] | None) -> dict[str, Any]:
     if pool is None:
         return {}
     return {key: value for key, value in pool.items() if key not in USAGE_KEYS}
-
-
-def rule_summary(rule: dict[str, Any]) -> dict[str, Any]:
-    """name, id, type, root, failure_domain, device_class of a ``crush rule dump`` entry."""
-    root = device_class = failure_domain = None
-    for step in rule.get("steps", []):
-        if step.get("op") == "take":
-            root, _sep, device_class = str(step.get("item_name", "")).partition("~")
-        elif str(step.get("op", "")).startswith(("choose", "chooseleaf")) and "type" in step:
-            failure_domain = step["type"]
-    return {
-        "name": rule["rule_name"], "id": rule["rule_id"],
-        "type": POOL_TYPES.get(rule.get("type"), str(rule.get("type"))),
-        "root": root, "failure_domain": failure_domain, "device_class": device_class or None,
-    }
 
 
 def refuse_deleting_contents(name: str, contents: dict[str, Any], limit: int) -> None:

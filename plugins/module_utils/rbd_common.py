@@ -15,41 +15,19 @@ from typing import Any, Iterator
 
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.ceph_connection import CephCluster
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import (
-    InvalidInputError,
     NotFoundError,
     translated_errors,
 )
-from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.validation import validate_name
+# image_spec and parse_image_spec are pure: they live in validation (re-exported here).
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.validation import (  # noqa: F401 pylint: disable=unused-import
+    image_spec,
+    parse_image_spec,
+)
 
 try:
     import rbd
 except ImportError:  # the module reports missing bindings before calling in here
     rbd = None
-
-
-def image_spec(pool: str, namespace: str, name: str, snapshot: str | None = None) -> str:
-    """``pool/[namespace/]image[@snap]`` as the rbd CLI writes it."""
-    spec = f"{pool}/{namespace}/{name}" if namespace else f"{pool}/{name}"
-    return f"{spec}@{snapshot}" if snapshot else spec
-
-
-def parse_image_spec(spec: str, need_snapshot: bool = False) -> dict[str, Any]:
-    """Parse ``pool/[namespace/]image[@snap]`` into a dict; every part is validated."""
-    if not isinstance(spec, str) or not spec:
-        raise InvalidInputError(f"image spec must be 'pool[/namespace]/image@snapshot', got {spec!r}")
-    path, sep, snapshot = spec.partition("@")
-    parts = path.split("/")
-    if len(parts) not in (2, 3) or (sep and not snapshot):
-        raise InvalidInputError(f"image spec {spec!r} is not 'pool[/namespace]/image@snapshot'")
-    if need_snapshot and not sep:
-        raise InvalidInputError(f"image spec {spec!r} names no snapshot: use 'pool[/namespace]/image@snapshot'")
-    pool, namespace, name = (parts[0], "", parts[1]) if len(parts) == 2 else parts
-    return {
-        "pool": validate_name(pool, "pool name"),
-        "namespace": validate_name(namespace, "namespace", allow_empty=True),
-        "image": validate_name(name, "image name"),
-        "snapshot": validate_name(snapshot, "snapshot name") if sep else None,
-    }
 
 
 def image_exists(cluster: CephCluster, pool: str, namespace: str, name: str) -> bool:

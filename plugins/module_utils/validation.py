@@ -2,7 +2,7 @@
 # Copyright (c) 2026 limiquantix contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Pure input checks shared by the modules: sizes, names, UUIDs (no bindings)."""
+"""Pure input checks shared by the modules: sizes, names, image specs, UUIDs (no bindings)."""
 
 from __future__ import annotations
 
@@ -134,3 +134,28 @@ def format_size(num_bytes: int) -> str:
             return f"{int(value)} {unit}" if value.is_integer() else f"{value:.1f} {unit}"
         value /= 1024
     return f"{num_bytes} B"
+
+
+def image_spec(pool: str, namespace: str, name: str, snapshot: str | None = None) -> str:
+    """``pool/[namespace/]image[@snap]`` as the rbd CLI writes it."""
+    spec = f"{pool}/{namespace}/{name}" if namespace else f"{pool}/{name}"
+    return f"{spec}@{snapshot}" if snapshot else spec
+
+
+def parse_image_spec(spec: str, need_snapshot: bool = False) -> dict[str, Any]:
+    """Parse ``pool/[namespace/]image[@snap]`` into a dict; every part is validated."""
+    if not isinstance(spec, str) or not spec:
+        raise InvalidInputError(f"image spec must be 'pool[/namespace]/image@snapshot', got {spec!r}")
+    path, sep, snapshot = spec.partition("@")
+    parts = path.split("/")
+    if len(parts) not in (2, 3) or (sep and not snapshot):
+        raise InvalidInputError(f"image spec {spec!r} is not 'pool[/namespace]/image@snapshot'")
+    if need_snapshot and not sep:
+        raise InvalidInputError(f"image spec {spec!r} names no snapshot: use 'pool[/namespace]/image@snapshot'")
+    pool, namespace, name = (parts[0], "", parts[1]) if len(parts) == 2 else parts
+    return {
+        "pool": validate_name(pool, "pool name"),
+        "namespace": validate_name(namespace, "namespace", allow_empty=True),
+        "image": validate_name(name, "image name"),
+        "snapshot": validate_name(snapshot, "snapshot name") if sep else None,
+    }

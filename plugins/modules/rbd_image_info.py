@@ -180,7 +180,7 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.ceph_connecti
     ceph_connection_argument_spec,
     cluster_connection,
 )
-from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.images import list_images
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.image_reads import list_images
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.module_runner import CEPH, run_module
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.validation import validate_name
 

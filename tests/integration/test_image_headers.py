@@ -14,8 +14,8 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.ceph_connection import CephCluster
-from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.images import (
-    ImageCatalog,
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.image_catalog import ImageCatalog
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.image_reads import (
     ReadDetails,
     read_image,
     read_images_from_headers,

@@ -7,11 +7,8 @@ import threading
 import pytest
 
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import InUseError, NotFoundError
-from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.images import (
-    apply_groups,
-    is_independent,
-    run_concurrently,
-)
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.image_reads import run_concurrently
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.images import apply_groups, is_independent
 
 
 def plan(state: str, *actions: str) -> dict:

@@ -8,6 +8,7 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import
     InvalidInputError,
     NotFoundError,
 )
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.crush import rule_summary
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.pool_plan import (
     check_erasure_min_size,
     check_existing,
@@ -19,7 +20,6 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.pool_plan imp
     plan_changes,
     predict_all,
     refuse_deleting_contents,
-    rule_summary,
     settings_view,
     wanted_profile,
 )

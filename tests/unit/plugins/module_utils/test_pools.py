@@ -8,8 +8,8 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import
     UnreachableError,
 )
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.health import summarize_health
-from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.pools import (
-    describe_pool,
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.pools import describe_pool
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.write_errors import (
     explain_blocked_write,
     explain_pool_error,
     reached_quotas,
@@ -123,13 +123,9 @@ def test_other_errors_and_pools_that_are_not_full_are_left_alone():
     assert explain_blocked_write(FakeCluster("full_quota"), "vols", invalid) is invalid
 
 
-class FakeHandle:
-    rados_id = "narrow"
-
-
 def test_a_permission_error_names_the_client_and_the_caps_it_needs():
     cluster = FakeCluster("hashpspool")
-    cluster.handle = FakeHandle()
+    cluster.user = "narrow"
     denied = PermissionDeniedError("list images in vols: permission denied", errno=1)
     error = explain_pool_error(cluster, "vols", denied)
     assert isinstance(error, PermissionDeniedError)
