@@ -203,11 +203,13 @@ class _Raise:
 RAISE = _Raise()
 
 
-def binding_call(context: str, not_found: Any = RAISE) -> Callable[[Callable[..., T]], Callable[..., T]]:
+def binding_call(context: str | Callable[[dict[str, Any]], str],
+                 not_found: Any = RAISE) -> Callable[[Callable[..., T]], Callable[..., T]]:
     """Declare, once per binding call, how its exceptions become the collection's errors.
 
     ``context`` says what the call does; it is formatted with the call's arguments by
-    name (``"open image {name}"``) and starts the message. When the binding reports
+    name (``"open image {name}"``), or is a function of the arguments (by name) that
+    returns the text, and starts the message. When the binding reports
     "not found" the call returns ``not_found`` (e.g. ``None``), unless it is ``RAISE``.
     Every other rados/rbd/libvirt exception is translated (:func:`translate_binding_error`);
     the collection's own errors pass through. The arguments are only formatted on failure.
@@ -235,8 +237,8 @@ def binding_call(context: str, not_found: Any = RAISE) -> Callable[[Callable[...
     return decorate
 
 
-def _format_context(context: str, arguments: dict[str, Any]) -> str:
+def _format_context(context: str | Callable[[dict[str, Any]], str], arguments: dict[str, Any]) -> str:
     try:
-        return context.format(**arguments)
-    except (KeyError, IndexError, ValueError):
-        return context
+        return context(arguments) if callable(context) else context.format(**arguments)
+    except Exception:  # pylint: disable=broad-except
+        return context if isinstance(context, str) else "call libvirt or Ceph"

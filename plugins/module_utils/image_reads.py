@@ -31,7 +31,7 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.image_headers
     read_image_metadata,
     read_headers,
 )
-from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.image_plan import (
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.image_request import (
     feature_names,
     split_image_metadata,
 )

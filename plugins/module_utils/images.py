@@ -33,14 +33,18 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.image_binding
     trash_image,
 )
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.image_catalog import ImageCatalog, namespace_ids
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.image_changes import Change, ProtectParentSnapshot
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.image_plan import (
-    DEFAULT_FEATURES,
-    QOS_CONFIG_PREFIX,
+    ImagePlan,
     deletion_plan,
     describe_change,
-    feature_bits,
     plan_image,
     predict_image,
+)
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.image_request import (
+    DEFAULT_FEATURES,
+    ImageRequest,
+    feature_bits,
     request_spec,
 )
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.image_reads import (
@@ -61,7 +65,7 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.write_errors 
 
 # ---------------------------------------------------------------- planning
 
-def _clone_changes(catalog: ImageCatalog, request: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def _clone_changes(catalog: ImageCatalog, request: ImageRequest) -> tuple[list[Change], dict[str, Any]]:
     """Check the clone source; plan protecting its snapshot when the cluster clones in format 1."""
     source = request["clone_from"]
     parent = catalog.parent(source)
@@ -75,7 +79,7 @@ def _clone_changes(catalog: ImageCatalog, request: dict[str, Any]) -> tuple[list
         )
     if parent["protected"]:
         return [], parent
-    return [{"action": "protect_parent_snapshot", "snapshot": parent["spec"]}], parent
+    return [ProtectParentSnapshot(snapshot=parent["spec"])], parent
 
 
 def _read_for_plan(cluster: CephCluster, catalog: ImageCatalog, request: dict[str, Any],
@@ -112,7 +116,7 @@ def prefetch_reads(cluster: CephCluster, catalog: ImageCatalog, requests: list[d
 
 def plan_request(cluster: CephCluster, catalog: ImageCatalog, request: dict[str, Any],
                  details: ReadDetails, prefetched: Outcome | None = None,
-                 domain_refs: dict[tuple[str, str, str], list[str]] | None = None) -> dict[str, Any]:
+                 domain_refs: dict[tuple[str, str, str], list[str]] | None = None) -> ImagePlan:
     """Read one image (unless ``prefetched``) and plan its changes; raises before anything changes.
 
     ``domain_refs`` maps (pool, namespace, image) to the libvirt domains of this host that
@@ -125,7 +129,7 @@ def plan_request(cluster: CephCluster, catalog: ImageCatalog, request: dict[str,
     else:
         current, users = prefetched[0]
     parent = None
-    extra: list[dict[str, Any]] = []
+    extra: list[Change] = []
     if request["state"] == "present" and current is None:
         if request["data_pool"]:
             catalog.check_data_pool(request["data_pool"])
@@ -136,53 +140,11 @@ def plan_request(cluster: CephCluster, catalog: ImageCatalog, request: dict[str,
         domains = (domain_refs or {}).get((request["pool"], request["namespace"], request["name"]), [])
         changes = deletion_plan(request, current, dict(users, domains=domains))
     changes = extra + changes
-    return {
-        "request": request,
-        "spec": request_spec(request),
-        "before": current,
-        "changes": changes,
-        "after": predict_image(current, request, changes, parent, with_watchers=details.watchers),
-    }
+    return ImagePlan(request=request, before=current, changes=changes,
+                     after=predict_image(current, request, changes, parent, with_watchers=details.watchers))
 
 
 # ---------------------------------------------------------------- applying
-
-def _apply_open_changes(image: Any, request: dict[str, Any], changes: list[dict[str, Any]]) -> None:
-    """Resize, features, qos, metadata, flatten on an image open read-write."""
-    for change in changes:
-        action = change["action"]
-        if action == "resize":
-            image.resize(change["to"], allow_shrink=request["allow_shrink"])
-        elif action in ("disable_features", "enable_features"):
-            _update_features(image, change["features"], enable=action == "enable_features")
-        elif action == "qos":
-            for key, value in change["set"].items():
-                image.config_set(QOS_CONFIG_PREFIX + key, str(value))
-            for key in change["remove"]:
-                image.config_remove(QOS_CONFIG_PREFIX + key)
-        elif action == "metadata":
-            for key, value in change["set"].items():
-                image.metadata_set(key, value)
-            for key in change["remove"]:
-                image.metadata_remove(key)
-        elif action == "flatten":
-            image.flatten()
-
-
-def _update_features(image: Any, features: list[str], enable: bool) -> None:
-    """Enable or disable features one by one, in the planned order.
-
-    librbd switches dependants along (disabling fast-diff also disables the
-    object map), so each feature is checked again before it is changed; the
-    object map is rebuilt after enabling it, as ``rbd feature enable`` advises.
-    """
-    for feature in features:
-        bit = feature_bits([feature])
-        if bool(image.features() & bit) != enable:
-            image.update_features(bit, enable)
-    if enable and {"object-map", "fast-diff"} & set(features):
-        image.rebuild_object_map()
-
 
 def _create(cluster: CephCluster, request: dict[str, Any]) -> None:
     """Create the requested plain image, or clone it."""
@@ -200,56 +162,69 @@ def _create(cluster: CephCluster, request: dict[str, Any]) -> None:
     clone_image(parent_ioctx, source["image"], source["snapshot"], ioctx, spec, request["name"], features, layout)
 
 
-def _protect(cluster: CephCluster, source: dict[str, Any]) -> None:
-    with open_image(cluster, source["pool"], source["namespace"], source["image"], read_only=False) as image:
-        if not image.is_protected_snap(source["snapshot"]):
-            image.protect_snap(source["snapshot"])
+class _Target:
+    """What the changes of one plan are applied to (``image_changes.ImageTarget``)."""
+
+    def __init__(self, cluster: CephCluster, catalog: ImageCatalog, plan: ImagePlan, details: ReadDetails) -> None:
+        self.cluster, self.catalog, self.plan, self.details = cluster, catalog, plan, details
+        self.request = plan.request
+        self.image: Any = None
+        self.made_by_another: dict[str, Any] | None = None
+
+    def create(self) -> None:
+        request = self.request
+        if request["clone_from"] is None:
+            # Made meanwhile by another client: any further changes apply to it all the same.
+            self.made_by_another = create_image_converging(self.cluster, self.catalog, self.plan, self.details)
+        else:
+            _create(self.cluster, request)
+        self.catalog.forget(request["pool"], request["namespace"], request["name"], exists=True)
+
+    def protect_parent_snapshot(self) -> None:
+        source = self.request["clone_from"]
+        with open_image(self.cluster, source["pool"], source["namespace"], source["image"], read_only=False) as image:
+            if not image.is_protected_snap(source["snapshot"]):
+                image.protect_snap(source["snapshot"])
+
+    def remove_snapshots(self, snapshots: list[str], unprotect: list[str]) -> None:
+        request = self.request
+        with open_image(self.cluster, request["pool"], request["namespace"], request["name"], read_only=False) as image:
+            for snapshot in snapshots:
+                if snapshot in unprotect:
+                    image.unprotect_snap(snapshot)
+                image.remove_snap(snapshot)
+
+    def remove(self) -> None:
+        remove_image(self.cluster.ioctx(self.request["pool"], self.request["namespace"]), self.plan.spec,
+                     self.request["name"])
+
+    def trash(self) -> None:
+        trash_image(self.cluster.ioctx(self.request["pool"], self.request["namespace"]), self.plan.spec,
+                    self.request["name"])
 
 
-def _delete(cluster: CephCluster, request: dict[str, Any], changes: list[dict[str, Any]]) -> None:
-    pool, namespace, name = request["pool"], request["namespace"], request["name"]
-    for change in changes:
-        if change["action"] == "remove_snapshots":
-            with open_image(cluster, pool, namespace, name, read_only=False) as image:
-                for snapshot in change["snapshots"]:
-                    if snapshot in change["unprotect"]:
-                        image.unprotect_snap(snapshot)
-                    image.remove_snap(snapshot)
-        elif change["action"] == "remove":
-            remove_image(cluster.ioctx(pool, namespace), request_spec(request), name)
-        elif change["action"] == "trash":
-            trash_image(cluster.ioctx(pool, namespace), request_spec(request), name)
-
-
-def apply_plan(cluster: CephCluster, catalog: ImageCatalog, plan: dict[str, Any],
+def apply_plan(cluster: CephCluster, catalog: ImageCatalog, plan: ImagePlan,
                details: ReadDetails) -> dict[str, Any] | None:
     """Carry out one image's plan; return the image read back (None once deleted)."""
-    request, changes = plan["request"], plan["changes"]
+    request, target = plan.request, _Target(cluster, catalog, plan, details)
     pool, namespace, name = request["pool"], request["namespace"], request["name"]
+    for change in plan.changes:
+        if change.phase == "cluster":
+            change.apply(target)
     if request["state"] == "absent":
-        _delete(cluster, request, changes)
         catalog.forget(pool, namespace, name, exists=False)
         return None
-    if [change["action"] for change in changes] == ["create"]:
-        made_by_another = create_image_converging(cluster, catalog, plan, details)
-        if made_by_another is not None:
-            return adopt_concurrent_create(plan, made_by_another)
-        catalog.forget(pool, namespace, name, exists=True)
+    if plan.kinds == ["create"]:
+        if target.made_by_another is not None:
+            return adopt_concurrent_create(plan, target.made_by_another)
         # Nothing else to do: the prediction is exact but for the id, which
         # converge_images reads from one listing per namespace (no open).
-        return dict(plan["after"])
-    for change in changes:
-        if change["action"] == "protect_parent_snapshot":
-            _protect(cluster, request["clone_from"])
-        elif change["action"] == "clone":
-            _create(cluster, request)
-            catalog.forget(pool, namespace, name, exists=True)
-        elif change["action"] == "create":
-            # Made meanwhile by another client: the changes below apply to it all the same.
-            create_image_converging(cluster, catalog, plan, details)
-            catalog.forget(pool, namespace, name, exists=True)
+        return dict(plan.after)
     with open_image(cluster, pool, namespace, name, read_only=False) as image:
-        _apply_open_changes(image, request, changes)
+        target.image = image
+        for change in plan.changes:
+            if change.phase == "open":
+                change.apply(target)
         return describe_image(image, pool, namespace, name, catalog, details)
 
 
@@ -269,7 +244,7 @@ def wait_for_openable_image(cluster: CephCluster, catalog: ImageCatalog, request
     return None
 
 
-def create_image_converging(cluster: CephCluster, catalog: ImageCatalog, plan: dict[str, Any],
+def create_image_converging(cluster: CephCluster, catalog: ImageCatalog, plan: ImagePlan,
                             details: ReadDetails) -> dict[str, Any] | None:
     """Create the planned image; None when this run created it.
 
@@ -277,7 +252,7 @@ def create_image_converging(cluster: CephCluster, catalog: ImageCatalog, plan: d
     A half-made leftover of an interrupted run (an id or directory entry without a
     header, which never opens) is removed (librbd cleans up what exists) and created again.
     """
-    request, spec = plan["request"], plan["spec"]
+    request, spec = plan.request, plan.spec
     try:
         _create(cluster, request)
         return None
@@ -290,28 +265,28 @@ def create_image_converging(cluster: CephCluster, catalog: ImageCatalog, plan: d
     return None
 
 
-def adopt_concurrent_create(plan: dict[str, Any], current: dict[str, Any]) -> dict[str, Any]:
+def adopt_concurrent_create(plan: ImagePlan, current: dict[str, Any]) -> dict[str, Any]:
     """Accept an image another client created meanwhile when it matches the request.
 
     This run then changed nothing; other settings are an error asking for a re-run.
     """
-    spec = plan["spec"]
+    spec = plan.spec
     try:
-        remaining = plan_image(current, plan["request"])
+        remaining = plan_image(current, plan.request)
     except CephRbdError as error:
         raise AlreadyExistsError(f"image {spec} was created by another client meanwhile: {error}") from None
     if remaining:
         raise AlreadyExistsError(
             f"image {spec} was created by another client meanwhile, with other settings "
-            f"({', '.join(change['action'] for change in remaining)} needed): run again to converge"
+            f"({', '.join(change.action for change in remaining)} needed): run again to converge"
         )
-    plan["changes"], plan["actions"] = [], []
+    plan.changes, plan.actions = [], []
     return current
 
 
 def converge_images(cluster: CephCluster, requests: list[dict[str, Any]], check_mode: bool,
                     details: ReadDetails, label: Callable[[int, str], str],
-                    domain_refs: dict[tuple[str, str, str], list[str]] | None = None) -> list[dict[str, Any]]:
+                    domain_refs: dict[tuple[str, str, str], list[str]] | None = None) -> list[ImagePlan]:
     """Plan every request, then (unless check mode) apply the plans in order.
 
     The images are read concurrently before planning. Plans are applied in the
@@ -334,29 +309,29 @@ def converge_images(cluster: CephCluster, requests: list[dict[str, Any]], check_
             error = explain_permission_error(cluster, error)
             raise type(error)(label(index, request_spec(request)) + str(error), **error.details) from None
     for plan in plans:
-        plan["actions"] = [describe_change(plan["spec"], change) for change in plan["changes"]]
+        plan.actions = [describe_change(plan.spec, change) for change in plan.changes]
     if check_mode:
         return plans
     done: list[str] = []
-    for group in apply_groups([(index, plan) for index, plan in enumerate(plans) if plan["changes"]]):
+    for group in apply_groups([(index, plan) for index, plan in enumerate(plans) if plan.changes]):
         outcomes = run_concurrently(lambda item: apply_plan(cluster, catalog, item[1], details), group)
         failed = None
         for (index, plan), (after, error) in zip(group, outcomes):
             if error is None:
-                plan["after"] = after
-                done.append(plan["spec"])
+                plan.after = after
+                done.append(plan.spec)
             elif failed is None:
-                failed = (index, plan["spec"], error)
+                failed = (index, plan.spec, error)
         if failed is not None:
             index, spec, error = failed
-            error = explain_pool_error(cluster, plans[index]["request"]["pool"], error)
+            error = explain_pool_error(cluster, plans[index].request["pool"], error)
             details = dict(error.details, done=done)
             raise type(error)(label(index, spec) + str(error), **details) from None
-    _fill_new_ids(cluster, [plan["after"] for plan in plans if plan["after"] and plan["after"]["id"] is None])
+    _fill_new_ids(cluster, [plan.after for plan in plans if plan.after and plan.after["id"] is None])
     return plans
 
 
-def is_independent(plan: dict[str, Any]) -> bool:
+def is_independent(plan: ImagePlan) -> bool:
     """Whether a plan only creates a plain image or deletes one.
 
     Such plans touch nothing but their own image (a clone, a protected parent
@@ -364,19 +339,18 @@ def is_independent(plan: dict[str, Any]) -> bool:
     deletion checked at planning that no clone child exists), and a batch never
     names an image twice, so they can run in any order.
     """
-    actions = [change["action"] for change in plan["changes"]]
-    if plan["request"]["state"] == "absent":
-        return bool(actions)
-    return actions == ["create"]
+    if plan.request["state"] == "absent":
+        return bool(plan.changes)
+    return plan.kinds == ["create"]
 
 
-def apply_groups(pending: list[tuple[int, dict[str, Any]]]) -> list[list[tuple[int, dict[str, Any]]]]:
+def apply_groups(pending: list[tuple[int, ImagePlan]]) -> list[list[tuple[int, ImagePlan]]]:
     """Split (index, plan) pairs into groups applied one after the other.
 
     Consecutive independent plans form one group (applied concurrently); every
     other plan is a group of its own, so the list order holds around it.
     """
-    groups: list[list[tuple[int, dict[str, Any]]]] = []
+    groups: list[list[tuple[int, ImagePlan]]] = []
     for item in pending:
         if is_independent(item[1]) and groups and is_independent(groups[-1][-1][1]):
             groups[-1].append(item)

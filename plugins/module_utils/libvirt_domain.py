@@ -8,20 +8,21 @@ from __future__ import annotations
 
 import time
 import xml.etree.ElementTree as ET
-from typing import Any
+from typing import Any, Callable
 
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import (
     InUseError,
     NotFoundError,
-    translated_errors,
+    binding_call,
 )
-from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.libvirt_disk import (
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.libvirt_disk_xml import (
     IOTUNE_KEYS,
     find_disk_element,
     rbd_disks_in_domain_xml,
 )
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.libvirt_secrets import (
     lookup_secret,
+    secret_usage_type,
     uuid_for_usage,
 )
 
@@ -40,28 +41,35 @@ def _flag(scope: str) -> int:
     return getattr(libvirt, SCOPE_FLAGS[scope])
 
 
+def _on_domain(text: str) -> Callable[[dict[str, Any]], str]:
+    """An error context naming the call's domain: ``text`` formatted with the arguments and ``domain``."""
+    return lambda arguments: text.format(domain=repr(arguments["dom"].name()), **arguments)
+
+
+@binding_call("look up domain {name!r}", not_found=None)
+def find_domain(conn: Any, name: str) -> Any:
+    """The domain called ``name``, None when there is none."""
+    return conn.lookupByName(name)
+
+
 def lookup_domain(conn: Any, name: str) -> Any:
     """The domain called ``name``; NotFoundError when there is none."""
-    try:
-        return conn.lookupByName(name)
-    except libvirt.libvirtError as exc:
-        if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
-            raise NotFoundError(f"domain {name!r} does not exist on this libvirt host", domain=name) from None
-        with translated_errors(f"look up domain {name!r}"):
-            raise
+    dom = find_domain(conn, name)
+    if dom is None:
+        raise NotFoundError(f"domain {name!r} does not exist on this libvirt host", domain=name)
+    return dom
 
 
+@binding_call(_on_domain("read the state of domain {domain}"))
 def domain_state(dom: Any) -> dict[str, bool]:
     """Whether the domain runs and whether it is persistent (has a config)."""
-    with translated_errors(f"read the state of domain {dom.name()!r}"):
-        return {"running": bool(dom.isActive()), "persistent": bool(dom.isPersistent())}
+    return {"running": bool(dom.isActive()), "persistent": bool(dom.isPersistent())}
 
 
+@binding_call(_on_domain("read the {scope} XML of domain {domain}"))
 def domain_xml(dom: Any, scope: str) -> str:
     """The domain's XML: the persistent config ('config') or the running definition ('live')."""
-    flags = libvirt.VIR_DOMAIN_XML_INACTIVE if scope == "config" else 0
-    with translated_errors(f"read the {scope} XML of domain {dom.name()!r}"):
-        return dom.XMLDesc(flags)
+    return dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE if scope == "config" else 0)
 
 
 def disk_element(dom: Any, scope: str, target: str) -> ET.Element | None:
@@ -73,9 +81,8 @@ def check_secret(conn: Any, secret_uuid: str | None, secret_usage: str | None) -
     """Raise NotFoundError unless the ceph secret exists (by UUID or usage)."""
     if secret_uuid:
         what = f"with UUID {secret_uuid}"
-        with translated_errors(f"look up libvirt secret {secret_uuid}"):
-            secret = lookup_secret(conn, secret_uuid)
-            is_ceph = secret is not None and secret.usageType() == libvirt.VIR_SECRET_USAGE_TYPE_CEPH
+        secret = lookup_secret(conn, secret_uuid)
+        is_ceph = secret is not None and secret_usage_type(secret, secret_uuid) == libvirt.VIR_SECRET_USAGE_TYPE_CEPH
         found = secret is not None
     else:
         what = f"of type ceph with usage {secret_usage!r}"
@@ -88,16 +95,21 @@ def check_secret(conn: Any, secret_uuid: str | None, secret_usage: str | None) -
         raise NotFoundError(f"the libvirt secret {what} is not a ceph secret")
 
 
+@binding_call(_on_domain("attach the disk to the {scope} definition of domain {domain}"))
 def attach_disk(dom: Any, scope: str, xml: str) -> None:
     """Attach a disk in one scope."""
-    with translated_errors(f"attach the disk to the {scope} definition of domain {dom.name()!r}"):
-        dom.attachDeviceFlags(xml, _flag(scope))
+    dom.attachDeviceFlags(xml, _flag(scope))
 
 
+@binding_call(_on_domain("update the disk in the config of domain {domain}"))
 def update_config_disk(dom: Any, xml: str) -> None:
     """Replace the persistent config's disk that has the same target."""
-    with translated_errors(f"update the disk in the config of domain {dom.name()!r}"):
-        dom.updateDeviceFlags(xml, _flag("config"))
+    dom.updateDeviceFlags(xml, _flag("config"))
+
+
+@binding_call(_on_domain("detach disk {target} from the {scope} definition of domain {domain}"))
+def detach_device(dom: Any, scope: str, xml: str, target: str) -> None:
+    dom.detachDeviceFlags(xml, _flag(scope))
 
 
 def detach_disk(dom: Any, scope: str, elem: ET.Element, target: str) -> None:
@@ -106,9 +118,7 @@ def detach_disk(dom: Any, scope: str, elem: ET.Element, target: str) -> None:
     libvirt returns from a live detach after about 5 s even when the guest ignored the
     unplug request; the device then stays attached, so the live XML is the judge.
     """
-    xml = ET.tostring(elem, encoding="unicode")
-    with translated_errors(f"detach disk {target} from the {scope} definition of domain {dom.name()!r}"):
-        dom.detachDeviceFlags(xml, _flag(scope))
+    detach_device(dom, scope, ET.tostring(elem, encoding="unicode"), target)
     if scope != "live":
         return
     deadline = time.monotonic() + DETACH_GRACE_SECONDS
@@ -125,31 +135,32 @@ def detach_disk(dom: Any, scope: str, elem: ET.Element, target: str) -> None:
         time.sleep(0.2)
 
 
+@binding_call(_on_domain("read the size of disk {target} of domain {domain}"))
 def block_capacity(dom: Any, target: str) -> int:
     """The size in bytes of the disk as the running guest sees it."""
-    with translated_errors(f"read the size of disk {target} of domain {dom.name()!r}"):
-        return int(dom.blockInfo(target)[0])
+    return int(dom.blockInfo(target)[0])
 
 
+@binding_call(_on_domain("resize disk {target} of domain {domain}"))
 def block_resize(dom: Any, target: str, size: int) -> None:
     """Tell the running guest its disk has ``size`` bytes."""
-    with translated_errors(f"resize disk {target} of domain {dom.name()!r}"):
-        dom.blockResize(target, size, libvirt.VIR_DOMAIN_BLOCK_RESIZE_BYTES)
+    dom.blockResize(target, size, libvirt.VIR_DOMAIN_BLOCK_RESIZE_BYTES)
 
 
+@binding_call(_on_domain("set the I/O limits of disk {target} of domain {domain}"))
 def set_live_iotune(dom: Any, target: str, iotune: dict[str, int]) -> None:
     """Apply I/O limits to a running disk (missing limits are cleared)."""
-    params = {key: int(iotune.get(key, 0)) for key in IOTUNE_KEYS}
-    with translated_errors(f"set the I/O limits of disk {target} of domain {dom.name()!r}"):
-        dom.setBlockIoTune(target, params, _flag("live"))
+    dom.setBlockIoTune(target, {key: int(iotune.get(key, 0)) for key in IOTUNE_KEYS}, _flag("live"))
+
+
+@binding_call("list the domains")
+def all_domains(conn: Any) -> list[Any]:
+    return sorted(conn.listAllDomains(0), key=lambda dom: dom.name())
 
 
 def list_domains(conn: Any, name: str | None = None) -> list[Any]:
     """All domains of the host (running or defined), or the one called ``name``."""
-    if name is not None:
-        return [lookup_domain(conn, name)]
-    with translated_errors("list the domains"):
-        return sorted(conn.listAllDomains(0), key=lambda dom: dom.name())
+    return [lookup_domain(conn, name)] if name is not None else all_domains(conn)
 
 
 def domain_rbd_disks(dom: Any) -> dict[str, Any]:

@@ -31,7 +31,7 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import
     InUseError,
     InvalidInputError,
     NotFoundError,
-    translated_errors,
+    binding_call,
 )
 
 try:
@@ -202,58 +202,63 @@ def plan_secret(
 
 # --- libvirt -------------------------------------------------------------------
 
+
+@binding_call("look up libvirt secret {secret_uuid}", not_found=None)
 def lookup_secret(conn: Any, secret_uuid: str) -> Any:
-    """The libvirt secret object, None when no secret has this UUID (other errors raise)."""
-    try:
-        return conn.secretLookupByUUIDString(secret_uuid)
-    except libvirt.libvirtError as exc:
-        if exc.get_error_code() == libvirt.VIR_ERR_NO_SECRET:
-            return None
-        raise
+    """The libvirt secret object, None when no secret has this UUID."""
+    return conn.secretLookupByUUIDString(secret_uuid)
+
+
+@binding_call("read libvirt secret {secret_uuid}", not_found=None)
+def secret_xml(secret: Any, secret_uuid: str) -> str | None:
+    """The secret's XML, None when it was undefined meanwhile."""
+    return secret.XMLDesc(0)
+
+
+@binding_call("read the usage type of libvirt secret {secret_uuid}")
+def secret_usage_type(secret: Any, secret_uuid: str) -> int:
+    return secret.usageType()
 
 
 def get_secret(conn: Any, secret_uuid: str) -> dict[str, Any] | None:
     """The stored secret (description as stored), None when not defined."""
-    with translated_errors(f"look up libvirt secret {secret_uuid}"):
-        secret = lookup_secret(conn, secret_uuid)
-        return parse_secret_xml(secret.XMLDesc(0)) if secret is not None else None
+    secret = lookup_secret(conn, secret_uuid)
+    xml = secret_xml(secret, secret_uuid) if secret is not None else None
+    return parse_secret_xml(xml) if xml is not None else None
 
 
+@binding_call("look up the libvirt secret for {usage_type} {usage_name!r}", not_found=None)
 def uuid_for_usage(conn: Any, usage_type: str, usage_name: str) -> str | None:
     """UUID of the secret with this usage, None when there is none."""
     usage_id = getattr(libvirt, f"VIR_SECRET_USAGE_TYPE_{usage_type.upper()}")
-    with translated_errors(f"look up the libvirt secret for {usage_type} {usage_name!r}"):
-        try:
-            return conn.secretLookupByUsage(usage_id, usage_name).UUIDString()
-        except libvirt.libvirtError as exc:
-            if exc.get_error_code() == libvirt.VIR_ERR_NO_SECRET:
-                return None
-            raise
+    return conn.secretLookupByUsage(usage_id, usage_name).UUIDString()
 
 
+@binding_call("read the value of libvirt secret {secret_uuid}", not_found=None)
 def read_value(conn: Any, secret_uuid: str) -> bytes | None:
     """The value of a non-private secret, None when it has none."""
-    with translated_errors(f"read the value of libvirt secret {secret_uuid}"):
-        try:
-            return conn.secretLookupByUUIDString(secret_uuid).value(0)
-        except libvirt.libvirtError as exc:
-            if exc.get_error_code() == libvirt.VIR_ERR_NO_SECRET:
-                return None
-            raise
+    return conn.secretLookupByUUIDString(secret_uuid).value(0)
+
+
+@binding_call("list libvirt domains")
+def _all_domains(conn: Any) -> list[Any]:
+    return conn.listAllDomains(0)
+
+
+@binding_call("read a libvirt domain", not_found=None)
+def _domain_xml_and_state(domain: Any) -> tuple[str, bool] | None:
+    """The domain's XML and whether it runs; None when it was undefined meanwhile."""
+    return domain.XMLDesc(0), bool(domain.isActive())
 
 
 def domains_using_secret(conn: Any, secret: dict[str, Any]) -> list[dict[str, Any]]:
     """Domains whose disks authenticate with this secret (by UUID or usage)."""
     users = []
-    with translated_errors("list libvirt domains"):
-        domains = conn.listAllDomains(0)
-    for domain in domains:
-        try:
-            with translated_errors("read a libvirt domain"):
-                xml = domain.XMLDesc(0)
-                running = bool(domain.isActive())
-        except NotFoundError:  # undefined meanwhile
+    for domain in _all_domains(conn):
+        read = _domain_xml_and_state(domain)
+        if read is None:
             continue
+        xml, running = read
         for ref in secrets_used_by_domain(xml):
             if ref.get("uuid", "").lower() == secret["uuid"] or (
                 secret.get("usage_name") and ref.get("usage") == secret["usage_name"]
@@ -263,23 +268,27 @@ def domains_using_secret(conn: Any, secret: dict[str, Any]) -> list[dict[str, An
     return users
 
 
+@binding_call(lambda arguments: f"define libvirt secret {arguments['secret']['uuid']}")
 def define_secret(conn: Any, secret: dict[str, Any]) -> None:
     """Define (or update in place, keeping the value) a secret from its fields."""
-    with translated_errors(f"define libvirt secret {secret['uuid']}"):
-        conn.secretDefineXML(build_secret_xml(secret), 0)
+    conn.secretDefineXML(build_secret_xml(secret), 0)
 
 
+@binding_call("set the value of libvirt secret {secret_uuid}")
 def set_value(conn: Any, secret_uuid: str, raw_value: bytes) -> None:
-    with translated_errors(f"set the value of libvirt secret {secret_uuid}"):
-        conn.secretLookupByUUIDString(secret_uuid).setValue(raw_value, 0)
+    conn.secretLookupByUUIDString(secret_uuid).setValue(raw_value, 0)
+
+
+@binding_call("undefine libvirt secret {secret_uuid}")
+def _undefine(secret: Any, secret_uuid: str) -> None:
+    secret.undefine()
 
 
 def undefine_secret(conn: Any, secret_uuid: str) -> None:
-    with translated_errors(f"undefine libvirt secret {secret_uuid}"):
-        secret = lookup_secret(conn, secret_uuid)
-        if secret is None:
-            raise NotFoundError(f"libvirt secret {secret_uuid} does not exist")
-        secret.undefine()
+    secret = lookup_secret(conn, secret_uuid)
+    if secret is None:
+        raise NotFoundError(f"libvirt secret {secret_uuid} does not exist")
+    _undefine(secret, secret_uuid)
 
 
 def refuse_if_running_users(secret_uuid: str, running_users: list[str], doing: str) -> None:
@@ -288,3 +297,16 @@ def refuse_if_running_users(secret_uuid: str, running_users: list[str], doing: s
             f"cannot {doing} libvirt secret {secret_uuid}: running domains use it "
             f"({', '.join(running_users)}); set force=true to do it anyway"
         )
+
+
+def value_matches(conn: Any, before: dict[str, Any] | None, secret_uuid: str, raw: bytes | None,
+                  stored_fingerprint: dict[str, Any] | None) -> bool | None:
+    """Whether the stored value is ``raw`` (None when no value is wanted); a private value is
+    compared with the fingerprint stored in the description."""
+    if raw is None:
+        return None
+    if before is None:
+        return False
+    if before["private"]:
+        return fingerprint_matches(secret_uuid, stored_fingerprint, raw)
+    return read_value(conn, secret_uuid) == raw

@@ -14,7 +14,7 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.crush import 
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import (
     CephRbdError,
     PermissionDeniedError,
-    translated_errors,
+    binding_call,
 )
 
 try:
@@ -73,10 +73,37 @@ def pool_usage(cluster: CephCluster) -> dict[str, dict[str, Any]]:
     return {entry["name"]: entry.get("stats", {}) for entry in df.get("pools", [])}
 
 
+@binding_call("list the RBD namespaces of pool {pool!r}")
+def _namespace_list(ioctx: Any, pool: str) -> list[str]:
+    return list(rbd.RBD().namespace_list(ioctx))
+
+
 def rbd_namespaces(cluster: CephCluster, pool: str) -> list[str]:
     """RBD namespaces of a pool (empty for a pool that is not initialised for RBD)."""
-    with translated_errors(f"list the RBD namespaces of pool {pool!r}"):
-        return list(rbd.RBD().namespace_list(cluster.ioctx(pool)))
+    return _namespace_list(cluster.ioctx(pool), pool)
+
+
+@binding_call("list the images of pool {pool!r}")
+def _image_names(ioctx: Any, pool: str) -> list[str]:
+    return rbd.RBD().list(ioctx)
+
+
+@binding_call("list the objects of pool {pool!r}")
+def _count_data_objects(ioctx: Any, pool: str, limit: int) -> int:
+    """Objects in every namespace but RBD's own bookkeeping, counted up to ``limit``."""
+    ioctx.set_namespace(rados.LIBRADOS_ALL_NSPACES)
+    data_objects = (obj for obj in ioctx.list_objects() if obj.key not in RBD_POOL_METADATA_OBJECTS)
+    return sum(1 for _obj in islice(data_objects, limit))
+
+
+@binding_call("initialise pool {pool!r} for RBD")
+def _pool_init(ioctx: Any, pool: str) -> None:
+    rbd.RBD().pool_init(ioctx, False)
+
+
+@binding_call("create RBD namespace {namespace!r} in pool {pool!r}")
+def _namespace_create(ioctx: Any, pool: str, namespace: str) -> None:
+    rbd.RBD().namespace_create(ioctx, namespace)
 
 
 def list_pools(cluster: CephCluster, name: str | None = None,
@@ -139,8 +166,7 @@ def _monitor_config(cluster: CephCluster) -> dict[str, str]:
         return {entry["name"]: str(entry["value"]) for entry in entries}
     except CephRbdError:
         names = list(_DEFAULT_OPTIONS.values()) + ["mon_allow_pool_delete"]
-        with translated_errors("read the Ceph configuration"):
-            return {name: str(cluster.conf_get(name)) for name in names}
+        return {name: str(cluster.conf_get(name)) for name in names}
 
 
 def pool_defaults(cluster: CephCluster, rules: dict[int, dict[str, Any]]) -> dict[str, Any]:
@@ -176,15 +202,11 @@ def pool_contents(cluster: CephCluster, pool: dict[str, Any]) -> dict[str, Any]:
     name = pool["name"]
     images: list[str] = []
     if "rbd" in pool["applications"]:
-        with translated_errors(f"list the images of pool {name!r}"):
-            for namespace in [""] + list(pool["namespaces"]):
-                listed = rbd.RBD().list(cluster.ioctx(name, namespace))
-                images += [f"{namespace}/{image}" if namespace else image for image in listed]
-    with translated_errors(f"list the objects of pool {name!r}"):
-        with cluster.uncached_ioctx(name) as ioctx:
-            ioctx.set_namespace(rados.LIBRADOS_ALL_NSPACES)
-            data_objects = (obj for obj in ioctx.list_objects() if obj.key not in RBD_POOL_METADATA_OBJECTS)
-            objects = sum(1 for _obj in islice(data_objects, OBJECT_COUNT_LIMIT))
+        for namespace in [""] + list(pool["namespaces"]):
+            listed = _image_names(cluster.ioctx(name, namespace), name)
+            images += [f"{namespace}/{image}" if namespace else image for image in listed]
+    with cluster.uncached_ioctx(name) as ioctx:
+        objects = _count_data_objects(ioctx, name, OBJECT_COUNT_LIMIT)
     return {"images": sorted(images), "objects": objects}
 
 
@@ -208,13 +230,11 @@ def apply_pool_change(cluster: CephCluster, name: str, change: dict[str, Any]) -
         cluster.mon_command("osd pool application disable", pool=name, app=change["application"],
                             yes_i_really_mean_it=True)
     elif action == "init":
-        with translated_errors(f"initialise pool {name!r} for RBD"):
-            rbd.RBD().pool_init(cluster.ioctx(name), False)
+        _pool_init(cluster.ioctx(name), name)
     elif action == "set_quota":
         cluster.mon_command("osd pool set-quota", pool=name, field=change["field"], val=str(change["value"]))
     elif action == "create_namespace":
-        with translated_errors(f"create RBD namespace {change['namespace']!r} in pool {name!r}"):
-            rbd.RBD().namespace_create(cluster.ioctx(name), change["namespace"])
+        _namespace_create(cluster.ioctx(name), name, change["namespace"])
     else:
         raise ValueError(f"unknown pool change {action!r}")
 

@@ -16,6 +16,7 @@ from typing import Any, Iterator
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.ceph_connection import CephCluster
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import (
     NotFoundError,
+    binding_call,
     translated_errors,
 )
 # image_spec and parse_image_spec are pure: they live in validation (re-exported here).
@@ -30,10 +31,19 @@ except ImportError:  # the module reports missing bindings before calling in her
     rbd = None
 
 
+@binding_call("list images in {where}")
+def _image_names(ioctx: Any, where: str) -> list[str]:
+    return rbd.RBD().list(ioctx)
+
+
 def image_exists(cluster: CephCluster, pool: str, namespace: str, name: str) -> bool:
     """Whether the image exists (without opening it)."""
-    with translated_errors(f"list images in {image_spec(pool, namespace, '')}"):
-        return name in rbd.RBD().list(cluster.ioctx(pool, namespace))
+    return name in _image_names(cluster.ioctx(pool, namespace), image_spec(pool, namespace, ""))
+
+
+@binding_call("open image {spec}", not_found=None)
+def _open(ioctx: Any, spec: str, name: str, snapshot: str | None, read_only: bool) -> Any:
+    return rbd.Image(ioctx, name, snapshot=snapshot, read_only=read_only)
 
 
 @contextmanager
@@ -50,14 +60,9 @@ def open_image(
     Raises NotFoundError naming the image spec when it (or the snapshot) is missing.
     """
     spec = image_spec(pool, namespace, name, snapshot)
-    ioctx = cluster.ioctx(pool, namespace)
-    try:
-        image = rbd.Image(ioctx, name, snapshot=snapshot, read_only=read_only)
-    except rbd.ImageNotFound:
-        raise NotFoundError(f"image {spec} does not exist", image=spec) from None
-    except rbd.Error as exc:
-        with translated_errors(f"open image {spec}"):
-            raise exc
+    image = _open(cluster.ioctx(pool, namespace), spec, name, snapshot, read_only)
+    if image is None:
+        raise NotFoundError(f"image {spec} does not exist", image=spec)
     try:
         with translated_errors(f"image {spec}"):
             yield image

@@ -196,7 +196,6 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.libvirt_secre
     define_secret,
     describe_secret,
     domains_using_secret,
-    fingerprint_matches,
     get_secret,
     join_description,
     plan_secret,
@@ -207,6 +206,7 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.libvirt_secre
     undefine_secret,
     uuid_for_usage,
     value_fingerprint,
+    value_matches,
 )
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.module_runner import LIBVIRT, run_module
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.validation import validate_uuid
@@ -227,19 +227,6 @@ def wanted_value(module: AnsibleModule) -> bytes | None:
     if params["usage_type"] == "ceph":
         return decode_key(text, what)
     return decode_value(text, what)
-
-
-def value_matches(conn, before, secret_uuid: str, raw: bytes | None,
-                  stored_fingerprint: dict | None) -> bool | None:
-    """Whether the stored value is ``raw`` (None when no value is wanted); a private value is
-    compared with the fingerprint stored in the description."""
-    if raw is None:
-        return None
-    if before is None:
-        return False
-    if before["private"]:
-        return fingerprint_matches(secret_uuid, stored_fingerprint, raw)
-    return read_value(conn, secret_uuid) == raw
 
 
 def converge_present(module: AnsibleModule, conn, secret_uuid: str, raw: bytes | None):

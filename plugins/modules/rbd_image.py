@@ -493,7 +493,12 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.ceph_connecti
     cluster_connection,
 )
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import UnreachableError
-from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.image_plan import normalize_requests
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.image_plan import ImagePlan
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.image_request import (
+    item_argument_spec,
+    normalize_requests,
+    task_argument_spec,
+)
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.images import ReadDetails, converge_images
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.libvirt_connection import (
     LIBVIRT_IMPORT_ERROR,
@@ -503,52 +508,26 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.libvirt_conne
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.libvirt_domain import rbd_image_references
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.module_runner import CEPH, run_module
 
-ITEM_OPTIONS = {
-    "name": {"type": "str", "required": True},
-    "pool": {"type": "str"},
-    "namespace": {"type": "str"},
-    "state": {"type": "str", "choices": ["present", "absent"]},
-    "size": {"type": "raw"},
-    "allow_shrink": {"type": "bool"},
-    "features": {"type": "list", "elements": "str"},
-    "object_size": {"type": "raw"},
-    "stripe_unit": {"type": "raw"},
-    "stripe_count": {"type": "int"},
-    "data_pool": {"type": "str"},
-    "clone_from": {"type": "raw"},
-    "flatten": {"type": "bool"},
-    "qos": {"type": "dict"},
-    "metadata": {"type": "dict"},
-    "trash": {"type": "bool"},
-    "force": {"type": "bool"},
-}
-
 
 def argument_spec() -> dict:
     spec = ceph_connection_argument_spec()
-    spec.update({key: dict(value, required=False) for key, value in ITEM_OPTIONS.items()})
+    spec.update(task_argument_spec())
     spec.update(
-        namespace={"type": "str", "default": ""},
-        state={"type": "str", "choices": ["present", "absent"], "default": "present"},
-        allow_shrink={"type": "bool", "default": False},
-        flatten={"type": "bool", "default": False},
-        trash={"type": "bool", "default": False},
-        force={"type": "bool", "default": False},
         with_usage={"type": "bool", "default": False},
         with_watchers={"type": "bool", "default": False},
         check_libvirt={"type": "bool", "default": True},
         libvirt_uri=libvirt_connection_argument_spec()["uri"],
-        images={"type": "list", "elements": "dict", "options": ITEM_OPTIONS},
+        images={"type": "list", "elements": "dict", "options": item_argument_spec()},
     )
     return spec
 
 
-def result_entry(plan: dict) -> dict:
+def result_entry(plan: ImagePlan) -> dict:
     """One image of the batch result: the image dict, or its name when it is absent."""
-    request = plan["request"]
-    entry = plan["after"] or {"pool": request["pool"], "namespace": request["namespace"],
-                              "name": request["name"], "state": "absent"}
-    return dict(entry, changed=bool(plan["changes"]))
+    request = plan.request
+    entry = plan.after or {"pool": request["pool"], "namespace": request["namespace"],
+                           "name": request["name"], "state": "absent"}
+    return dict(entry, changed=bool(plan.changes))
 
 
 def libvirt_references(params: dict, requests: list) -> dict | None:
@@ -578,19 +557,19 @@ def converge(module: AnsibleModule) -> dict:
         plans = converge_images(cluster, requests, module.check_mode, details,
                                 batch_label if batch else lambda _index, _spec: "", domain_refs)
     result = {
-        "changed": any(plan["changes"] for plan in plans),
-        "actions": [line for plan in plans for line in plan["actions"]],
+        "changed": any(plan.changes for plan in plans),
+        "actions": [line for plan in plans for line in plan.actions],
         "libvirt_checked": domain_refs is not None,
     }
     if batch:
-        changed_plans = [plan for plan in plans if plan["changes"]]
+        changed_plans = [plan for plan in plans if plan.changes]
         diff = {
-            "before": {plan["spec"]: plan["before"] for plan in changed_plans if plan["before"]},
-            "after": {plan["spec"]: plan["after"] for plan in changed_plans if plan["after"]},
+            "before": {plan.spec: plan.before for plan in changed_plans if plan.before},
+            "after": {plan.spec: plan.after for plan in changed_plans if plan.after},
         }
         return dict(result, images=[result_entry(plan) for plan in plans], diff=diff)
     plan = plans[0]
-    return dict(result, image=plan["after"], diff={"before": plan["before"] or {}, "after": plan["after"] or {}})
+    return dict(result, image=plan.after, diff={"before": plan.before or {}, "after": plan.after or {}})
 
 
 def main() -> None:

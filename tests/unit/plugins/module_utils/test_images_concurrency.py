@@ -7,12 +7,24 @@ import threading
 import pytest
 
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import InUseError, NotFoundError
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.image_changes import change_from_dict
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.image_plan import ImagePlan
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.image_reads import run_concurrently
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.images import apply_groups, is_independent
 
 
-def plan(state: str, *actions: str) -> dict:
-    return {"request": {"state": state}, "changes": [{"action": action} for action in actions]}
+SAMPLES = {  # one change of each kind the tests use
+    "create": {}, "remove": {}, "trash": {}, "clone": {},
+    "remove_snapshots": {"snapshots": ["s"], "unprotect": []},
+    "qos": {"set": {"iops_limit": 1}, "remove": []},
+    "resize": {"from": 1, "to": 2},
+    "protect_parent_snapshot": {"snapshot": "img/golden@base"},
+}
+
+
+def plan(state: str, *actions: str) -> ImagePlan:
+    changes = [change_from_dict(dict(SAMPLES[action], action=action)) for action in actions]
+    return ImagePlan(request={"state": state}, before=None, changes=changes, after=None)
 
 
 CREATE = plan("present", "create")

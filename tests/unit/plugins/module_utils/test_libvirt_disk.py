@@ -6,17 +6,19 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import InUseError, InvalidInputError
-from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.libvirt_disk import (
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.libvirt_disk_xml import (
     build_disk_xml,
     canonical_disk_xml,
-    desired_disk,
     find_disk_element,
+    parse_disk,
+    qemu_spec,
+)
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.libvirt_disk import (
+    desired_disk,
     normalize_iotune,
     normalize_mon_hosts,
-    parse_disk,
     plan_refresh,
     plan_scope,
-    qemu_spec,
     refuse_namespace,
     resolve_scopes,
     validate_target,
@@ -202,7 +204,7 @@ def test_refresh_only_grows():
 
 
 def test_rbd_disks_in_domain_xml_skips_other_disks_and_adds_the_qemu_spec():
-    from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.libvirt_disk import rbd_disks_in_domain_xml
+    from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.libvirt_disk_xml import rbd_disks_in_domain_xml
 
     domain = """<domain><devices>
       <disk type='file' device='disk'><source file='/var/lib/x.img'/><target dev='vda' bus='virtio'/></disk>
