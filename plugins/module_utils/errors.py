@@ -242,3 +242,24 @@ def _format_context(context: str | Callable[[dict[str, Any]], str], arguments: d
         return context(arguments) if callable(context) else context.format(**arguments)
     except Exception:  # pylint: disable=broad-except
         return context if isinstance(context, str) else "call libvirt or Ceph"
+
+
+def _version(read: Callable[[], Any]) -> str | None:
+    try:
+        value = read()
+    except Exception:  # pylint: disable=broad-except
+        return None
+    if isinstance(value, tuple):
+        return ".".join(str(part) for part in value)
+    if isinstance(value, int):  # libvirt: major * 1000000 + minor * 1000 + release
+        return f"{value // 1000000}.{value // 1000 % 1000}.{value % 1000}"
+    return str(value)
+
+
+def library_versions() -> dict[str, str | None]:
+    """Versions of librados, librbd and libvirt as loaded (None when not installed)."""
+    return {
+        "librados": _version(lambda: rados.Rados.version(None)) if rados else None,
+        "librbd": _version(lambda: rbd.RBD().version()) if rbd else None,
+        "libvirt": _version(libvirt.getVersion) if libvirt else None,
+    }

@@ -30,24 +30,11 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.ceph_connecti
     RBD_IMPORT_ERROR,
     RBD_LIBRARY,
 )
-from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import CephRbdError
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import CephRbdError, library_versions
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.libvirt_connection import (
     LIBVIRT_IMPORT_ERROR,
     LIBVIRT_LIBRARY,
 )
-
-try:
-    import rados
-except ImportError:
-    rados = None
-try:
-    import rbd
-except ImportError:
-    rbd = None
-try:
-    import libvirt
-except ImportError:
-    libvirt = None
 
 # The bindings a module needs, by family.
 CEPH = ("rados", "rbd")
@@ -70,27 +57,6 @@ def missing_binding(needed: tuple[str, ...]) -> tuple[str, str] | None:
         if import_error:
             return library, import_error
     return None
-
-
-def _version(read: Callable[[], Any]) -> str | None:
-    try:
-        value = read()
-    except Exception:  # pylint: disable=broad-except
-        return None
-    if isinstance(value, tuple):
-        return ".".join(str(part) for part in value)
-    if isinstance(value, int):  # libvirt: major * 1000000 + minor * 1000 + release
-        return f"{value // 1000000}.{value // 1000 % 1000}.{value % 1000}"
-    return str(value)
-
-
-def library_versions() -> dict[str, str | None]:
-    """Versions of librados, librbd and libvirt as loaded (None when not installed)."""
-    return {
-        "librados": _version(lambda: rados.Rados.version(None)) if rados else None,
-        "librbd": _version(lambda: rbd.RBD().version()) if rbd else None,
-        "libvirt": _version(libvirt.getVersion) if libvirt else None,
-    }
 
 
 def failure_result(error: CephRbdError) -> dict[str, Any]:

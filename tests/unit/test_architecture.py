@@ -126,3 +126,18 @@ def test_no_module_has_more_than_150_lines_of_code():
     sizes = {p.stem: code_lines(p) for p in (ROOT / "plugins" / "modules").glob("*.py")}
     assert {name: size for name, size in sizes.items() if size > MAX_MODULE_CODE_LINES} == {}
     assert 20 < sizes["rbd_pool_info"] < 60  # the count sees code, not the docs around it
+
+
+def binding_imports(path: Path) -> set[str]:
+    """The Python bindings (rados, rbd, libvirt) a file imports."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names if alias.name in ("rados", "rbd", "libvirt")}
+    return names
+
+
+def test_only_bindings_connections_and_errors_import_the_python_bindings():
+    importing = {p.stem: layer_of(p) for p in module_utils_files() + plugin_files() if binding_imports(p)}
+    assert {name: layer for name, layer in importing.items() if layer not in ("binding", "connection")
+            and name != "errors"} == {}
