@@ -22,6 +22,7 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import
     InUseError,
     InvalidInputError,
 )
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.mon_addresses import parse_mon_hosts, qemu_mon_hosts
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.validation import (
     CEPHX_ID_RE,
     parse_size,
@@ -48,8 +49,6 @@ MAX_SERIAL_LENGTH = 36
 TARGET_RE = re.compile(r"^(?P<prefix>vd|sd)[a-z]{1,3}$")
 TARGET_PREFIX_BY_BUS = {"virtio": "vd", "scsi": "sd", "sata": "sd"}
 DEFAULT_BUS_BY_PREFIX = {"vd": "virtio", "sd": "scsi"}
-HOSTNAME_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$")
-IPV6_RE = re.compile(r"^[0-9A-Fa-f:.]+$")
 
 DISK_KEYS = (
     "target", "bus", "pool", "namespace", "image", "mon_hosts", "auth_user", "secret_uuid",
@@ -81,30 +80,9 @@ def validate_target(target: Any, bus: str | None) -> tuple[str, str]:
 
 
 def parse_mon_host(value: Any) -> dict[str, Any]:
-    """Split 'host', 'host:port', '[v6addr]:port' or a bare IPv6 address into name and port."""
-    text = str(value).strip() if value is not None else ""
-    name, port = text, None
-    bracketed = re.match(r"^\[(?P<name>[^\]]+)\](:(?P<port>[^:]*))?$", text)
-    if bracketed:
-        name, port = bracketed.group("name"), bracketed.group("port")
-        valid = bool(IPV6_RE.match(name)) and ":" in name
-    elif text.count(":") == 1:
-        name, port = text.split(":")
-        valid = bool(HOSTNAME_RE.match(name))
-    elif ":" in text:
-        valid = bool(IPV6_RE.match(text))
-    else:
-        valid = bool(HOSTNAME_RE.match(text))
-    if not valid:
-        raise InvalidInputError(
-            f"mon_hosts entry {text!r} is not a monitor address: use host, host:port or "
-            "[IPv6]:port (for example 10.0.0.1:6789)"
-        )
-    if port is not None:
-        if not port.isdigit() or not 0 < int(port) < 65536:
-            raise InvalidInputError(f"mon_hosts entry {text!r} has an invalid port {port!r}")
-        port = int(port)
-    return {"name": name, "port": port}
+    """Split one QEMU-form monitor address ('host', 'host:port', '[v6addr]:port') into name and port."""
+    [address] = qemu_mon_hosts(parse_mon_hosts([str(value)], "mon_hosts"))
+    return {"name": address.host, "port": address.port}
 
 
 def format_mon_host(host: dict[str, Any]) -> str:
@@ -116,8 +94,9 @@ def format_mon_host(host: dict[str, Any]) -> str:
 
 
 def normalize_mon_hosts(values: list[Any] | None) -> list[str]:
-    """Monitor addresses in one spelling, order kept."""
-    return [format_mon_host(parse_mon_host(value)) for value in values or []]
+    """One 'host:port' per monitor, order kept: the v1 address of an msgr2 address vector
+    (see mon_addresses.qemu_mon_hosts for why)."""
+    return [address.host_port() for address in qemu_mon_hosts(parse_mon_hosts(values or [], "mon_hosts"))]
 
 
 def _iotune_value(key: str, value: Any) -> int:
