@@ -22,7 +22,8 @@ MiB = 1024 ** 2
 
 @pytest.fixture(scope="module")
 def pool(ceph):
-    yield from scratch_rbd_pool(ceph, f"smoke-{ansible.__version__.replace('.', '-')}")
+    with scratch_rbd_pool(ceph, f"smoke-{ansible.__version__.replace('.', '-')}") as name:
+        yield name
 
 
 def test_the_ansible_core_under_test_is_the_one_running_the_modules(tmp_path):
