@@ -33,7 +33,7 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import
 PROTOCOLS = ("v1", "v2", "any")
 _HOSTNAME_RE = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
                           r"(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$")
-_TYPED_RE = re.compile(r"^(?P<protocol>v1|v2|any):(?P<rest>.+)$")
+_TYPED_RE = re.compile(r"(?P<protocol>v1|v2|any):(?P<rest>.+)", re.DOTALL)
 _SEPARATORS = ",;"
 
 FORMS = ("host, host:port, [IPv6]:port, v1:host:port or Ceph's address vector "
@@ -79,13 +79,13 @@ def _split(text: str, separators: str) -> list[str]:
 
 
 def _valid_host(host: str) -> bool:
-    if re.match(r"^[0-9.]+$", host):
+    if re.fullmatch(r"[0-9.]+", host):
         try:
             ipaddress.IPv4Address(host)
         except ValueError:
             return False
         return True
-    return bool(_HOSTNAME_RE.match(host))
+    return bool(_HOSTNAME_RE.fullmatch(host))
 
 
 def _parse_address(text: str, typed: bool) -> MonAddress:
@@ -96,9 +96,9 @@ def _parse_address(text: str, typed: bool) -> MonAddress:
         protocol, text = match.group("protocol"), match.group("rest")
     elif typed:
         raise ValueError("each address in [...] starts with v1:, v2: or any:")
-    text = re.sub(r"/[0-9]+$", "", text)  # the nonce `ceph mon dump` appends
+    text = re.sub(r"/[0-9]+\Z", "", text)  # the nonce `ceph mon dump` appends
     port = None
-    bracketed = re.match(r"^\[(?P<host>[^\]]+)\](:(?P<port>.*))?$", text)
+    bracketed = re.fullmatch(r"\[(?P<host>[^\]]+)\](:(?P<port>.*))?", text, re.DOTALL)
     if bracketed:
         host, port = bracketed.group("host"), bracketed.group("port")
         ipaddress.IPv6Address(host)  # ValueError when it is not one
@@ -118,7 +118,7 @@ def _parse_address(text: str, typed: bool) -> MonAddress:
         if not _valid_host(host):
             raise ValueError(f"{host!r} is not a host name or IPv4 address")
     if port is not None:
-        if not port.isdigit() or not 0 < int(port) < 65536:
+        if not re.fullmatch(r"[0-9]{1,5}", port) or not 0 < int(port) < 65536:
             raise ValueError(f"invalid port {port!r}")
         port = int(port)
     return MonAddress(protocol, host, port)
@@ -154,6 +154,8 @@ def parse_mon_hosts(values: Any, option: str = "mon_host") -> list[list[MonAddre
         entries = _split(joined, _SEPARATORS)
     except ValueError:
         raise InvalidInputError(f"{option} {joined!r} has unbalanced brackets: use {FORMS}") from None
+    if items and not entries:
+        raise InvalidInputError(f"{option} {values!r} holds no monitor address: use {FORMS}")
     return [parse_monitor(entry, option) for entry in entries]
 
 

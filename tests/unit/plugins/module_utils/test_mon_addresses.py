@@ -118,6 +118,15 @@ def test_a_v2_only_monitor_goes_to_qemu_only_on_the_msgr2_port():
     ("v2:10.0.0.1:3300]", "unbalanced brackets"),
     ("mon a", "not a host name"),
     ("mon\nhost = evil", "not a host name"),
+    ("10.0.0.1:6789,]", "unbalanced brackets"),
+    ("[]", ""),
+    ("[v2:]", ""),
+    ("10.0.0.1:+6789", "invalid port"),
+    ("10.0.0.1:٦٧٨٩", "invalid port"),
+    ("10.0.0.1:67\n89", "invalid port"),
+    ("v1:mon\n:6789", "not a host name"),
+    ("[v2:mon\n:3300,v1:mon:6789]", "not a host name"),
+    ("[2001:db8::1\n]:6789", ""),
     ("-mon", "not a host name"),
 ])
 def test_what_is_not_a_monitor_address_is_a_clear_error(bad, reason):
@@ -127,6 +136,14 @@ def test_what_is_not_a_monitor_address_is_a_clear_error(bad, reason):
     assert "[v2:host:3300,v1:host:6789]" in str(caught.value) or "unbalanced" in str(caught.value)
     with pytest.raises(InvalidInputError, match="mon_hosts"):
         normalize_mon_hosts([bad])
+
+
+@pytest.mark.parametrize("empty", [[""], [" ", ","], ";", [",,"]])
+def test_entries_without_any_address_are_refused(empty):
+    with pytest.raises(InvalidInputError, match="holds no monitor address"):
+        parse_mon_hosts(empty)
+    with pytest.raises(InvalidInputError, match="holds no monitor address"):
+        connection_settings({"mon_host": empty if isinstance(empty, list) else [empty], "timeout": 5})
 
 
 def test_abc_def_1_is_not_taken_for_ipv6():
