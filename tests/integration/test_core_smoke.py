@@ -81,6 +81,8 @@ def test_playbook_volumes_yml_and_the_collections_filters(ceph, pool, tmp_path):
     applied = run_playbook(COLLECTION_ROOT / "playbooks" / "volumes.yml", extra_vars=variables)
     assert applied["_rc"] == 0, applied.stdout[-3000:]
     assert image_names(ceph, pool) == ["vol-pb-1", "vol-pb-2"]
+    [now] = [task for task in applied.tasks if task["_task"] == "Volumes now"]
+    assert now["msg"] == ["vol-pb-1: 8 MiB", "vol-pb-2: 1 GiB"]  # the modules' units (human_size)
     again = run_playbook(COLLECTION_ROOT / "playbooks" / "volumes.yml", extra_vars=variables)
     assert again["_rc"] == 0 and not [t["_task"] for t in again.tasks if t.get("changed")]
     play = write_playbook(tmp_path, [{"ansible.builtin.debug": {"msg": [
