@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Module documentation against the modules themselves.
 
+- Every module has ``seealso`` (and the collection's modules it names exist).
 - Every option of every module's argument_spec (suboptions and aliases too) is documented,
   and nothing is documented that the argument_spec lacks (doc fragments included, as
   ``ansible-doc`` shows them).
@@ -119,6 +120,15 @@ def test_every_option_of_the_argument_spec_is_documented(docs, name):
     spec = argument_spec_of(name)
     assert spec, name
     assert _option_problems(spec, docs[name]["doc"].get("options") or {}, "") == []
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_every_module_has_seealso_naming_modules_of_the_collection_that_exist(docs, name):
+    seealso = docs[name]["doc"].get("seealso") or []
+    assert seealso, f"{name} has no seealso"
+    for entry in seealso:
+        if "module" in entry and entry["module"].startswith(FQCN + "."):
+            assert entry["module"].split(".")[-1] in MODULES, entry
 
 
 def _return_problems(value: Any, documented: dict[str, Any], where: str, failed: bool = False) -> list[str]:
