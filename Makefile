@@ -21,7 +21,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export PATH := $(BIN):$(PATH)
 
 .PHONY: deps packages venv collection test test-unit test-sanity test-lint test-molecule \
-        test-integration test-molecule test-demo demo demo-clean bench docs clean
+        test-integration test-molecule test-demo test-oldest-core demo demo-clean bench docs clean
 
 deps: packages venv
 
@@ -52,7 +52,7 @@ TEST_ENV := $(CURDIR)/.testenv/test
 # stopped whatever the result.
 test: deps collection test-unit test-sanity test-lint
 	$(TESTENV) up $(TEST_ENV)
-	rc=0; TESTENV_DIR=$(TEST_ENV) $(SUBMAKE) test-integration test-molecule || rc=$$?; \
+	rc=0; TESTENV_DIR=$(TEST_ENV) $(SUBMAKE) test-integration test-molecule test-oldest-core || rc=$$?; \
 	  $(TESTENV) down $(TEST_ENV); exit $$rc
 	$(SUBMAKE) test-demo
 
@@ -91,6 +91,22 @@ docs: deps collection
 
 test-integration: collection
 	cd $(COLLECTION) && $(BIN)/python -m pytest -q tests/integration $(PYTEST_ARGS)
+
+# The oldest ansible-core that meta/runtime.yml claims (requires_ansible: ">=X.Y.Z"), in a
+# virtualenv of its own (kept under build/ between runs): the unit tests and a short
+# integration smoke, one module of each family and one playbook (test_core_smoke.py).
+# Against TESTENV_DIR when it names a running test environment, else one of its own.
+OLDEST_CORE = $(shell sed -n 's/^requires_ansible: *">=\([0-9]*\.[0-9]*\).*/\1/p' meta/runtime.yml)
+OLDEST_VENV = $(BUILD)/venv-ansible-core-$(OLDEST_CORE)
+
+test-oldest-core: collection
+	@[ -n "$(OLDEST_CORE)" ] || { echo "cannot read requires_ansible from meta/runtime.yml" >&2; exit 1; }
+	test -f $(OLDEST_VENV)/.deps-stamp || { rm -rf $(OLDEST_VENV) \
+	  && $(SYSTEM_PYTHON) -m venv --system-site-packages $(OLDEST_VENV) \
+	  && $(OLDEST_VENV)/bin/python -m pip install -q "ansible-core==$(OLDEST_CORE).*" "pytest>=8" \
+	  && touch $(OLDEST_VENV)/.deps-stamp; }
+	cd $(COLLECTION) && PATH=$(OLDEST_VENV)/bin:$$PATH $(OLDEST_VENV)/bin/python -m pytest -q \
+	  tests/unit tests/integration/test_core_smoke.py $(PYTEST_ARGS)
 
 # Molecule scenarios of the roles (extensions/molecule), on this machine, against a test
 # environment: TESTENV_DIR when it names a running one, else one started and stopped here.

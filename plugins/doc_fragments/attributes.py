@@ -41,6 +41,9 @@ attributes:
     support: full
     membership:
       - limiquantix.ceph_rbd.ceph
+notes:
+  - Set the connection options once for a play with
+    C(module_defaults) and the action group C(group/limiquantix.ceph_rbd.ceph).
 """
 
     LIBVIRT_GROUP = r"""

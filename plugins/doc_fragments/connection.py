@@ -41,8 +41,11 @@ options:
     type: str
   mon_host:
     description:
-      - Monitor addresses (for example V(127.0.0.1:6789) or V([v2:10.0.0.1:3300,v1:10.0.0.1:6789])).
-        Overrides the monitors of the configuration file.
+      - Monitor addresses, overriding the monitors of the configuration file, in any spelling
+        Ceph uses, alone or mixed - V(10.0.0.1:6789), V(mon1.example.net),
+        V([2001:db8::1]:6789), or the msgr2 address vector of one monitor
+        V([v2:10.0.0.1:3300,v1:10.0.0.1:6789]) as C(ceph mon dump) prints it (nonces such as
+        C(/0) are dropped). Checked before connecting and given to librados in Ceph's own syntax.
     type: list
     elements: str
   timeout:
@@ -54,9 +57,6 @@ options:
     default: 30
 requirements:
   - python3-rados and python3-rbd (Ceph's Python bindings, from the distribution) on the managed node
-notes:
-  - Set the connection options once for a play with
-    C(module_defaults) and the action group C(group/limiquantix.ceph_rbd.ceph).
 """
 
     LIBVIRT = r"""

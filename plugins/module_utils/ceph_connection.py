@@ -23,6 +23,7 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import
     translate_binding_error,
     translated_errors,
 )
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.mon_addresses import ceph_mon_host, parse_mon_hosts
 
 try:
     import rados
@@ -112,7 +113,9 @@ def connection_settings(params: dict[str, Any]) -> dict[str, str]:
     if params.get("key"):
         settings["key"] = params["key"]
     if params.get("mon_host"):
-        settings["mon_host"] = ",".join(params["mon_host"])
+        # Any spelling Ceph uses (msgr2 address vectors too), checked and rewritten in
+        # Ceph's own syntax; a vector cut at its comma by Ansible's list parsing is rejoined.
+        settings["mon_host"] = ceph_mon_host(parse_mon_hosts(params["mon_host"], "mon_host"))
     return settings
 
 

@@ -24,10 +24,9 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.libvirt_disk_
     IOTUNE_BYTES_KEYS,
     IOTUNE_KEYS,
     SOURCE_KEYS,
-    format_mon_host,
-    parse_mon_host,
     source_name,
 )
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.mon_addresses import parse_mon_hosts, qemu_mon_hosts
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.validation import (
     CEPHX_ID_RE,
     parse_size,
@@ -73,8 +72,9 @@ def validate_target(target: Any, bus: str | None) -> tuple[str, str]:
 
 
 def normalize_mon_hosts(values: list[Any] | None) -> list[str]:
-    """Monitor addresses in one spelling, order kept."""
-    return [format_mon_host(parse_mon_host(value)) for value in values or []]
+    """One 'host:port' per monitor, order kept: the v1 address of an msgr2 address vector
+    (see mon_addresses.qemu_mon_hosts for why)."""
+    return [address.host_port() for address in qemu_mon_hosts(parse_mon_hosts(values or [], "mon_hosts"))]
 
 
 def _iotune_value(key: str, value: Any) -> int:

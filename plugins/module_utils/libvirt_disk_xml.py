@@ -15,14 +15,11 @@ binding layer (``libvirt_domain``) and the plans (``libvirt_disk``) share this m
 
 from __future__ import annotations
 
-import re
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import InvalidInputError
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.mon_addresses import parse_mon_hosts, qemu_mon_hosts
 
-HOSTNAME_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$")
-IPV6_RE = re.compile(r"^[0-9A-Fa-f:.]+$")
 IOTUNE_BYTES_KEYS = ("total_bytes_sec", "read_bytes_sec", "write_bytes_sec")
 IOTUNE_IOPS_KEYS = ("total_iops_sec", "read_iops_sec", "write_iops_sec")
 IOTUNE_BASE_KEYS = IOTUNE_BYTES_KEYS + IOTUNE_IOPS_KEYS
@@ -39,30 +36,9 @@ SOURCE_KEYS = ("pool", "namespace", "image")
 # --- monitor addresses ------------------------------------------------------------
 
 def parse_mon_host(value: Any) -> dict[str, Any]:
-    """Split 'host', 'host:port', '[v6addr]:port' or a bare IPv6 address into name and port."""
-    text = str(value).strip() if value is not None else ""
-    name, port = text, None
-    bracketed = re.match(r"^\[(?P<name>[^\]]+)\](:(?P<port>[^:]*))?$", text)
-    if bracketed:
-        name, port = bracketed.group("name"), bracketed.group("port")
-        valid = bool(IPV6_RE.match(name)) and ":" in name
-    elif text.count(":") == 1:
-        name, port = text.split(":")
-        valid = bool(HOSTNAME_RE.match(name))
-    elif ":" in text:
-        valid = bool(IPV6_RE.match(text))
-    else:
-        valid = bool(HOSTNAME_RE.match(text))
-    if not valid:
-        raise InvalidInputError(
-            f"mon_hosts entry {text!r} is not a monitor address: use host, host:port or "
-            "[IPv6]:port (for example 10.0.0.1:6789)"
-        )
-    if port is not None:
-        if not port.isdigit() or not 0 < int(port) < 65536:
-            raise InvalidInputError(f"mon_hosts entry {text!r} has an invalid port {port!r}")
-        port = int(port)
-    return {"name": name, "port": port}
+    """One monitor's QEMU-form address (the v1 address of an msgr2 vector) as name and port."""
+    [address] = qemu_mon_hosts(parse_mon_hosts([str(value)], "mon_hosts"))
+    return {"name": address.host, "port": address.port}
 
 
 def format_mon_host(host: dict[str, Any]) -> str:

@@ -64,6 +64,14 @@ options:
       - Leave it V(false) when the fingerprint is enough.
     type: bool
     default: false
+seealso:
+  - module: limiquantix.ceph_rbd.libvirt_secret
+  - name: The ceph_client and libvirt_secret roles
+    description: Write the client's ceph.conf, keyring and libvirt secret on the hypervisors.
+    link: https://github.com/limiquantix/ceph_rbd/tree/main/docs/hypervisors.md
+  - name: Ceph user management
+    description: Users, capabilities and the C(profile rbd) caps.
+    link: https://docs.ceph.com/en/latest/rados/operations/user-management/
 extends_documentation_fragment:
   - limiquantix.ceph_rbd.connection
   - limiquantix.ceph_rbd.attributes

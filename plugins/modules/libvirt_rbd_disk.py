@@ -58,7 +58,13 @@ options:
     type: str
   mon_hosts:
     description:
-      - Monitor addresses written into the disk, V(host), V(host:port) or V([IPv6]:port).
+      - Monitor addresses written into the disk, in any spelling Ceph uses, alone or mixed -
+        V(host), V(host:port), V([IPv6]:port), V(v1:host:port), or the msgr2 address vector of
+        one monitor V([v2:10.0.0.1:3300,v1:10.0.0.1:6789]) as C(ceph mon dump) and C(ceph.conf)
+        show it.
+      - The disk gets one C(<host name= port=>) per monitor, its B(v1) address. QEMU hands
+        C(host:port) to librados untyped, which reads it as msgr v1 unless the port is 3300.
+        A monitor given only as a v2 address on another port is refused.
       - When empty, QEMU reads the monitors from the host's C(/etc/ceph/ceph.conf).
     type: list
     elements: str
@@ -142,11 +148,18 @@ options:
     default: false
 notes:
   - The Ceph connection options are only used by O(refresh_size), to read the image's size.
+    This module is in the action group C(group/limiquantix.ceph_rbd.libvirt) only, so
+    C(module_defaults) for C(group/limiquantix.ceph_rbd.ceph) does not reach it; set them on
+    the task, or in C(module_defaults) under C(limiquantix.ceph_rbd.libvirt_rbd_disk).
   - Live detach of a virtio disk needs a guest OS that acknowledges the unplug; use bus V(scsi)
     for disks that must detach from guests that may not cooperate.
 seealso:
   - module: limiquantix.ceph_rbd.libvirt_secret
+  - module: limiquantix.ceph_rbd.libvirt_rbd_disk_info
   - module: limiquantix.ceph_rbd.rbd_image
+  - name: libvirt domain XML, network disks
+    description: The C(<disk type='network'>) element this module writes.
+    link: https://libvirt.org/formatdomain.html#hard-drives-floppy-disks-cdroms
 extends_documentation_fragment:
   - limiquantix.ceph_rbd.connection
   - limiquantix.ceph_rbd.connection.LIBVIRT

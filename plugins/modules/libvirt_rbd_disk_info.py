@@ -24,6 +24,9 @@ options:
     description:
       - Only return this domain. An unknown name fails the task.
     type: str
+seealso:
+  - module: limiquantix.ceph_rbd.libvirt_rbd_disk
+  - module: limiquantix.ceph_rbd.rbd_image_info
 extends_documentation_fragment:
   - limiquantix.ceph_rbd.connection.LIBVIRT
   - limiquantix.ceph_rbd.attributes.INFO_MODULE

@@ -91,6 +91,14 @@ options:
         a secret that running domains use. Running QEMU processes keep their Ceph sessions.
     type: bool
     default: false
+seealso:
+  - module: limiquantix.ceph_rbd.ceph_client_key
+  - name: The libvirt_secret role
+    description: The secret on every hypervisor, from the client's keyring.
+    link: https://github.com/limiquantix/ceph_rbd/tree/main/docs/hypervisors.md
+  - name: libvirt secret XML format
+    description: The C(<secret>) element and its C(ceph) usage type.
+    link: https://libvirt.org/formatsecret.html
 extends_documentation_fragment:
   - limiquantix.ceph_rbd.connection.LIBVIRT
   - limiquantix.ceph_rbd.attributes

@@ -22,6 +22,9 @@ options:
     description:
       - Only return the pool with this name. An unknown name returns an empty list, not an error.
     type: str
+seealso:
+  - module: limiquantix.ceph_rbd.rbd_pool
+  - module: limiquantix.ceph_rbd.rbd_image_info
 extends_documentation_fragment:
   - limiquantix.ceph_rbd.connection
   - limiquantix.ceph_rbd.attributes.INFO_MODULE

@@ -73,3 +73,8 @@ def unique_name():
     def make(prefix: str = "t") -> str:
         return f"{prefix}-{uuid.uuid4().hex[:8]}"
     return make
+
+
+def pytest_collection_modifyitems(items):
+    """test_module_docs.py last: it checks the results every other test's runs returned."""
+    items.sort(key=lambda item: "test_module_docs.py" in item.nodeid)

@@ -24,6 +24,10 @@ BIN = Path(sys.executable).parent
 FQCN = "limiquantix.ceph_rbd"
 SYSTEM_PYTHON = "/usr/bin/python3"
 
+# Every result of a collection module seen by run_module in this pytest session, as
+# (module short name, result): test_module_docs.py checks their keys against RETURN.
+MODULE_RUNS: list[tuple[str, dict[str, Any]]] = []
+
 
 @dataclass
 class Result:
@@ -125,7 +129,10 @@ def run_module(
     started = time.monotonic()
     proc = subprocess.run(cmd, capture_output=True, text=True, env=ansible_env(env), timeout=timeout,
                           check=False)
-    return _parse(proc, time.monotonic() - started)
+    result = _parse(proc, time.monotonic() - started)
+    if name.startswith(FQCN + "."):
+        MODULE_RUNS.append((name[len(FQCN) + 1:], result.data))
+    return result
 
 
 def run_playbook(

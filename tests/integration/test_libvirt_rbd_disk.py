@@ -108,6 +108,9 @@ BAD_INPUTS = [
     ({"namespace": "tenant-a"}, "libvirt cannot attach an image in an RBD namespace"),
     ({"live": True}, "live: true needs a running domain"),
     ({"iotune": {"total_iops_sec": 10, "read_iops_sec": 5}}, "cannot be combined"),
+    ({"mon_hosts": ["abc:def:1"]}, "mon_hosts entry 'abc:def:1' is not a monitor address"),
+    ({"mon_hosts": ["[v2:127.0.0.1:3301]"]}, "mon_hosts entry 'v2:127.0.0.1:3301' is a msgr2 (v2) address"),
+    ({"mon_hosts": ["[v2:127.0.0.1:3300,v1:127.0.0.1:6789"]}, "unbalanced brackets"),
 ]
 
 
@@ -119,6 +122,27 @@ def test_bad_input_fails_clearly_and_leaves_the_domain_unchanged(lab, overrides,
     assert message in result.msg
     assert xml_of(lab, "config") == before
     assert lab["key"] not in result.stdout + result.stderr
+
+
+def test_msgr2_monitor_vectors_become_the_v1_host_of_the_disk(lab, testenv):
+    """The cluster's own mon_host (`[v2:...,v1:...]`, as ceph.conf and `ceph mon dump` show it)
+    is accepted, as a list item or as one string cut at its comma, and the disk gets the v1
+    address; the same disk written with the plain v1 address is no change."""
+    vector = testenv["CEPH_MON_HOST"]
+    assert vector.startswith("[v2:") and ",v1:" in vector
+    host, port = lab["mon"].rsplit(":", 1)
+    args = disk_args(lab, target="vdd", image="vol-c", serial="vol-c", mon_hosts=[vector])
+    applied = run_module("libvirt_rbd_disk", args)
+    assert applied.changed and not applied.failed, applied.msg
+    hosts = [h.attrib for h in disk_in(xml_of(lab, "config"), "vdd").findall("source/host")]
+    assert hosts == [{"name": host, "port": port}]
+    assert f":mon_host={host}\\:{port}:" in applied["qemu_spec"]
+    for same in ([lab["mon"]], vector, [f"{vector[:-1].replace(',', '/0,')}/0]"]):
+        again = run_module("libvirt_rbd_disk", dict(args, mon_hosts=same))
+        assert not again.changed and not again.failed, (same, again.msg)
+    gone = run_module("libvirt_rbd_disk", {"domain": lab["name"], "target": "vdd", "state": "absent"})
+    assert gone.changed and not gone.failed, gone.msg
+    assert disk_in(xml_of(lab, "config"), "vdd") is None
 
 
 def test_attach_start_hotplug_resize_swap_and_detach(lab, ceph, tmp_path):

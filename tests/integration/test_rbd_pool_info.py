@@ -65,6 +65,32 @@ def test_unreachable_monitor_fails_within_the_timeout_and_names_it(testenv):
     assert "Traceback" not in result.stdout + result.stderr
 
 
+@pytest.mark.parametrize("spelling", ["vector", "vector as one string", "mon dump with nonces", "v1 only",
+                                      "mixed with an unreachable monitor"])
+def test_mon_host_in_every_spelling_ceph_uses_reaches_the_cluster(testenv, pool, spelling):
+    """Only mon_host (no ceph.conf): the cluster's own `[v2:...,v1:...]` and its variants."""
+    vector = testenv["CEPH_MON_HOST"]
+    v1 = vector[vector.index("v1:"):-1]
+    mon_host = {
+        "vector": [vector],
+        "vector as one string": vector,  # Ansible cuts it at the comma; the module joins it back
+        "mon dump with nonces": [vector[:-1].replace(",", "/0,") + "/0]"],
+        "v1 only": [v1],
+        "mixed with an unreachable monitor": [vector, "127.0.0.1:1"],
+    }[spelling]
+    result = run_module("rbd_pool_info", {"name": pool, "mon_host": mon_host, "timeout": 10},
+                        env={"CEPH_CONF": ""})
+    assert not result.failed, result.msg
+    assert [p["name"] for p in result["pools"]] == [pool]
+
+
+def test_a_mon_host_that_is_not_an_address_is_refused_before_connecting(testenv):
+    result = run_module("rbd_pool_info", {"mon_host": ["abc:def:1"]}, env={"CEPH_CONF": ""})
+    assert result.failed
+    assert "mon_host entry 'abc:def:1' is not a monitor address" in result.msg
+    assert "[v2:host:3300,v1:host:6789]" in result.msg
+
+
 def test_wrong_key_is_refused_clearly(testenv):
     wrong = "AQDSNAdrc/OqARAAFdUeGvdR5a/LU/xLfHu8VA=="
     result = run_module("rbd_pool_info", {"key": wrong, "keyring": None}, env={"CEPH_KEYRING": ""})

@@ -176,6 +176,8 @@ def test_given_key_wider_mode_and_bad_inputs(testenv, ceph, setup, tmp_path):
         ({"ceph_client_key": "not a key!"}, "must be a base64 cephx key"),
         ({"ceph_client_key": base64.b64encode(b"0123456789").decode()}, "must be a base64 cephx key"),
         ({"ceph_client_config_dir": str(tmp_path / "missing")}, f"{tmp_path / 'missing'} does not exist"),
+        ({"ceph_client_mon_hosts": ["abc:def:1"]}, "ceph_client_mon_hosts entry 'abc:def:1' is not a monitor address"),
+        ({"ceph_client_mon_hosts": ["10.0.0.1\n[client.admin]"]}, "is not a monitor address"),
         ({"ceph_client_key": key, "libvirt_secret_uuid": "nope", "libvirt_secret_key": key},
          "uuid 'nope' is not a valid UUID"),
     ]
@@ -191,14 +193,18 @@ def test_given_key_wider_mode_and_bad_inputs(testenv, ceph, setup, tmp_path):
         assert auth_get(ceph, f"client.{user}") is None
         assert secret_fields(setup["uuid"]) is None
 
+    # The monitors as `ceph mon dump` prints them (nonces), in one string that the role's list
+    # option cuts at the vector's comma: written back as the cluster's own mon_host.
+    dumped = testenv["CEPH_MON_HOST"][:-1].replace(",", "/0,") + "/0]"
     given = dict(setup["vars"], ceph_client_key=key, ceph_client_keyring_mode="0640",
-                 ceph_client_admin_host="", libvirt_secret_key=key)
+                 ceph_client_admin_host="", libvirt_secret_key=key, ceph_client_mon_hosts=dumped)
     with CmdlineWatcher([key]) as watcher:
         applied = run_playbook_text(play, given, verbosity=3)
     assert applied.returncode == 0, applied.stdout[-3000:]
     assert key not in applied.stdout + applied.stderr
     assert watcher.hits == []
     keyring = etc / f"ceph.client.{user}.keyring"
+    assert f"mon host = {testenv['CEPH_MON_HOST']}\n" in (etc / "ceph.conf").read_text()
     assert files_holding(etc, key) == [(keyring, 0o640)]
     assert auth_get(ceph, f"client.{user}") is None  # a given key touches no cluster
     digest = value_fingerprint(setup["uuid"], base64.b64decode(key))

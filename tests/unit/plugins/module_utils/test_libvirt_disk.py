@@ -100,7 +100,7 @@ def test_serials_qemu_refuses_are_refused(serial):
 def test_mon_hosts_spellings():
     assert normalize_mon_hosts(["[2001:db8::1]:6789", "2001:db8::2", "m.example:3300"]) == [
         "[2001:db8::1]:6789", "2001:db8::2", "m.example:3300"]
-    for bad in ["a b", "host:99999", "host:", "[zz]:1", "v2:1.2.3.4:3300"]:
+    for bad in ["a b", "host:99999", "host:", "[zz]:1", "v2:1.2.3.4:3301", "abc:def:1", "a\nb"]:
         with pytest.raises(InvalidInputError, match="mon_hosts entry"):
             normalize_mon_hosts([bad])
 
