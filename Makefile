@@ -21,7 +21,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export PATH := $(BIN):$(PATH)
 
 .PHONY: deps packages venv collection test test-unit test-sanity test-lint test-molecule \
-        test-integration test-molecule test-demo demo demo-clean bench docs clean
+        test-integration test-molecule test-demo demo demo-clean bench bench-fleet docs clean
 
 deps: packages venv
 
@@ -138,6 +138,11 @@ demo-clean: collection
 
 bench: deps collection
 	cd $(COLLECTION) && $(BIN)/python benchmarks/run.py --out $(CURDIR)/benchmarks/results $(BENCH_ARGS)
+	$(SUBMAKE) bench-fleet
+
+# hypervisors.yml on 1, 2 and 4 hosts of a fleet of its own (127.0.8.x), or FLEET_TESTENV_DIR.
+bench-fleet: collection
+	cd $(COLLECTION) && $(BIN)/python benchmarks/fleet.py --out $(CURDIR)/benchmarks/results $(BENCH_FLEET_ARGS)
 
 clean:
 	rm -rf $(BUILD) tests/output .pytest_cache

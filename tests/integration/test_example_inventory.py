@@ -13,6 +13,7 @@ import yaml
 
 from .cephstate import (
     delete_client_key,
+    mon,
     delete_pool,
     device_class_of,
     image_parent,
@@ -26,8 +27,16 @@ from .test_fleet import changed_tasks, failures
 
 EXAMPLE = COLLECTION_ROOT / "playbooks" / "inventory" / "example"
 # The example's SSD and HDD tiers get two OSDs each (its pools are replicated 3 ways, at
-# least 2 copies to be active).
+# least 2 copies to be active), each OSD in a CRUSH host of its own (the example's rules
+# spread copies over hosts, as on a real cluster).
 SSD_OSDS = [2, 3]
+OSDS = [0, 1, 2, 3]
+
+
+def move_osd(ceph, osd: int, location: dict[str, str]) -> None:
+    weight = next(node["crush_weight"] for node in mon(ceph, "osd tree")["nodes"] if node["id"] == osd)
+    mon(ceph, "osd crush create-or-move", id=osd, weight=weight,
+        args=[f"{key}={value}" for key, value in location.items()])
 
 
 def example_for_the_fleet(directory: Path, fleet: dict[str, str]) -> Path:
@@ -55,12 +64,23 @@ def example(fleet, ceph, tmp_path):
     """The example's preconditions (an SSD tier, domain vm-123 on hv-1) and, afterwards, the
     removal of everything it made."""
     settings = yaml.safe_load((EXAMPLE / "group_vars" / "all.yml").read_text())
+    if len(mon(ceph, "osd ls")) < len(OSDS):
+        pytest.fail("the example needs 4 OSDs: tests/testenv/testenv up DIR --osds 4 --hypervisors 3")
     classes = {osd: device_class_of(ceph, osd) for osd in SSD_OSDS}
-    set_device_class(ceph, SSD_OSDS, "ssd")
-    fleet_exec(fleet, "hv1", "virsh", "define", "/dev/stdin", stdin=(
-        "<domain type='qemu'><name>vm-123</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>"
-        "<os><type arch='x86_64' machine='pc'>hvm</type></os></domain>"))
-    yield settings, example_for_the_fleet(tmp_path, fleet)
+    locations = {osd: mon(ceph, "osd find", id=osd)["crush_location"] for osd in OSDS}
+    try:
+        set_device_class(ceph, SSD_OSDS, "ssd")
+        for osd in OSDS:
+            move_osd(ceph, osd, {"root": "default", "host": f"example-host-{osd}"})
+        fleet_exec(fleet, "hv1", "virsh", "define", "/dev/stdin", stdin=(
+            "<domain type='qemu'><name>vm-123</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>"
+            "<os><type arch='x86_64' machine='pc'>hvm</type></os></domain>"))
+        yield settings, example_for_the_fleet(tmp_path, fleet)
+    finally:
+        restore_example(fleet, ceph, settings, classes, locations)
+
+
+def restore_example(fleet, ceph, settings, classes, locations) -> None:
     fleet_exec(fleet, "hv1", "virsh", "undefine", "vm-123", check=False)
     for host in ("hv1", "hv2", "hv3"):
         fleet_exec(fleet, host, "virsh", "secret-undefine", settings["ceph_libvirt_secret_uuid"], check=False)
@@ -73,6 +93,10 @@ def example(fleet, ceph, tmp_path):
         remove_crush_rule(ceph, rule["name"])
     for osd, device_class in classes.items():
         set_device_class(ceph, [osd], device_class)
+    for osd, location in locations.items():
+        move_osd(ceph, osd, location)
+        if any(node["name"] == f"example-host-{osd}" for node in mon(ceph, "osd tree")["nodes"]):
+            mon(ceph, "osd crush rm", name=f"example-host-{osd}")
 
 
 def test_example_inventory_converges_as_shipped_on_the_fleet(fleet, ceph, example):
