@@ -78,7 +78,7 @@ def clean(env: dict[str, str], hosts: int, client: str, secret: str) -> None:
 
 def measure(env: dict[str, str], hosts: int, repeats: int) -> dict[str, Any]:
     cold, warm = [], []
-    for _ in range(repeats):
+    for _repeat in range(repeats):
         client, secret = f"bench{uuid.uuid4().hex[:6]}", str(uuid.uuid4())
         try:
             seconds, _out = run_hypervisors(env, hosts, client, secret)
