@@ -15,7 +15,14 @@ from typing import Any
 import pytest
 import yaml
 
-from .cephstate import delete_client_key, delete_pool, rbd_watchers, usable_domain_type, domain_with_rbd_disks
+from .cephstate import (
+    delete_client_key,
+    delete_pool,
+    domain_with_rbd_disks,
+    rbd_watchers,
+    small_domain_xml,
+    usable_domain_type,
+)
 from .conftest import fleet_exec
 from .harness import COLLECTION_ROOT, Result, run_playbook
 from .hypervisor_helpers import auth_get
@@ -80,9 +87,21 @@ def test_each_host_has_its_own_name_processes_libvirtd_and_is_reached_over_ssh_w
         assert whoami.returncode == 0, whoami.stderr
         assert whoami.stdout.split() == [fleet["TESTENV_FLEET_USER"], "0", host]
     assert len({host_uuid(fleet, host) for host in hosts}) == len(hosts)
-    # The hosts reach each other's libvirtd over ssh (what a live migration uses).
+    # The hosts reach each other's libvirtd over ssh, and a VM moves live from one to another.
     remote = fleet_exec(fleet, hosts[0], "virsh", "-c", f"qemu+ssh://{hosts[1]}/system", "hostname")
     assert remote.stdout.strip() == hosts[1]
+    domain = f"t-fleet-migrate-{uuid.uuid4().hex[:6]}"
+    fleet_exec(fleet, hosts[0], "virsh", "create", "/dev/stdin", stdin=small_domain_xml(domain, "qemu"))
+    try:
+        moved = fleet_exec(fleet, hosts[0], "virsh", "migrate", "--live", "--persistent", "--undefinesource",
+                           domain, f"qemu+ssh://{hosts[1]}/system", check=False)
+        assert moved.returncode == 0, moved.stderr
+        assert fleet_exec(fleet, hosts[1], "virsh", "domstate", domain).stdout.strip() == "running"
+        assert fleet_exec(fleet, hosts[0], "virsh", "domstate", domain, check=False).returncode != 0
+    finally:
+        for host in hosts[:2]:
+            fleet_exec(fleet, host, "virsh", "destroy", domain, check=False)
+            fleet_exec(fleet, host, "virsh", "undefine", domain, check=False)
 
 
 @pytest.fixture
