@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 from .cephstate import create_rbd_pool, delete_pool, mon
-from .harness import BIN, FQCN, SYSTEM_PYTHON, ansible_env, run_module
+from .harness import BIN, FQCN, SYSTEM_PYTHON, ansible_env, run_module, run_playbook, write_playbook
 from .monitoring_helpers import RBD_STATS_OPTION, config_entry, config_rm, mgr_module_enabled, rbd_stats_entries
 
 
@@ -73,21 +73,29 @@ def test_masked_target_is_its_own_entry(ceph):
         config_rm(ceph, "osd/class:ssd", "osd_max_backfills")
 
 
-@pytest.mark.parametrize("args,message", [
+BAD_INPUT = [
     ({"name": "rbd_cache_sise", "value": "1"}, "unknown Ceph option 'rbd_cache_sise': the cluster does not know it"),
     ({"name": "mgr/prometheus/no_such", "value": "1"}, "unknown Ceph option 'mgr/prometheus/no_such'"),
     ({"name": "rbd_cache_size", "value": "lots"}, "'lots' is not a valid value for rbd_cache_size (type size"),
     ({"name": "rbd_cache_policy", "value": "fast"}, "one of writethrough, writeback, writearound"),
     ({"name": "mgr/prometheus/server_port", "value": "http"}, "'http' is not a valid value for mgr/prometheus/server_port"),
     ({"who": "nobody", "name": "rbd_cache_size", "value": "1"}, "who 'nobody' is not a Ceph config target"),
+    ({"name": "osd_memory_target; rm -rf /", "value": "1"}, "unknown Ceph option 'osd_memory_target; rm -rf /'"),
     ({"name": "rbd_cache_size"}, "state is present but all of the following are missing: value"),
-])
-def test_bad_input_is_refused_and_changes_nothing(ceph, client_section, args, message):
+]
+
+
+@pytest.mark.parametrize("check", [True, False])
+def test_bad_input_is_refused_and_changes_nothing(ceph, client_section, tmp_path, check):
+    """Every bad input in one playbook run (ignore_errors), in check mode and for real."""
     before = mon(ceph, "config dump")
-    for check in (True, False):
-        result = run_module("ceph_config", dict({"who": client_section}, **args), check=check)
-        assert result.failed
-        assert message in result.msg
+    tasks = [{"name": f"bad {index}", f"{FQCN}.ceph_config": dict({"who": client_section}, **args),
+              "ignore_errors": True} for index, (args, _message) in enumerate(BAD_INPUT)]
+    result = run_playbook(write_playbook(tmp_path, tasks), check=check)
+    assert len(result.tasks) == len(BAD_INPUT)
+    for task, (_args, message) in zip(result.tasks, BAD_INPUT):
+        assert task.get("failed"), task
+        assert message in task["msg"]
     assert mon(ceph, "config dump") == before
 
 
