@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import subprocess
+import threading
+import time
 
 import pytest
 
@@ -185,3 +187,30 @@ def test_rbd_stats_false_under_a_star_is_refused(ceph, stats_pools):
     assert rbd_stats_entries(ceph) == ["*"]
     covered = run_module("rbd_pool", {"name": stats_pools[2], "rbd_stats": True})
     assert not covered.changed and covered["pool"]["rbd_stats"] is True
+
+
+def test_an_entry_overwritten_by_a_stale_writer_is_written_again(ceph, stats_pools):
+    """A rival that keeps writing the list it read before our change (so without our pool)
+    for 8 s: rbd_pool notices on re-reading, writes again, and ends with both entries."""
+    pool = stats_pools[2]
+    stale = "someone-elses-pool,other/ns"
+    overwrites = []
+
+    def rival():
+        deadline = time.monotonic() + 8
+        while time.monotonic() < deadline:
+            if pool in rbd_stats_entries(ceph):
+                mon(ceph, "config set", who="mgr", name=RBD_STATS_OPTION, value=stale)
+                overwrites.append(time.monotonic())
+            time.sleep(0.1)
+
+    thread = threading.Thread(target=rival)
+    thread.start()
+    try:
+        result = run_module("rbd_pool", {"name": pool, "rbd_stats": True})
+    finally:
+        thread.join()
+    assert not result.failed, result.msg
+    assert result.changed and result["pool"]["rbd_stats"] is True
+    assert overwrites, "the rival never overwrote the entry: the race did not happen"
+    assert rbd_stats_entries(ceph) == ["someone-elses-pool", "other/ns", pool]
