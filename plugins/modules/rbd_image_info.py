@@ -39,6 +39,19 @@ options:
       - Set V(false) to list many images quickly; C(used_bytes) is then null.
     type: bool
     default: true
+  with_io_rates:
+    description:
+      - Add each image's client I/O rates (C(io_rates)) from the mgr's C(rbd_support) perf
+        queries (C(rbd perf image stats)), averaged by the mgr over its last reports.
+      - The first request starts the mgr's query for the pool or namespace; an image gets rates
+        about 10 s after it sees I/O, and only while it does. An idle image, or one asked about
+        for the first time, has C(io_rates) null. The query ends when nobody asks for a while.
+      - Needs the mgr's C(rbd_support) module (always on since Ceph 15) and mgr caps
+        (C(profile rbd)); when the mgr cannot answer, C(io_rates) is null and a warning says why.
+      - Ceph exports the same counters, cumulated, as Prometheus metrics (C(ceph_rbd_*)) for the
+        pools in C(mgr/prometheus/rbd_stats_pools); see O(limiquantix.ceph_rbd.rbd_pool#module:rbd_stats).
+    type: bool
+    default: false
 extends_documentation_fragment:
   - limiquantix.ceph_rbd.connection
   - limiquantix.ceph_rbd.attributes.INFO_MODULE
@@ -53,6 +66,13 @@ EXAMPLES = r"""
     pool: limiquantix-volumes
     name: vol-1f0c2a
   register: volume
+
+- name: Per-volume I/O per second of a pool (ask twice, the first request starts the mgr's query)
+  limiquantix.ceph_rbd.rbd_image_info:
+    pool: limiquantix-volumes
+    with_usage: false
+    with_io_rates: true
+  register: volume_rates
 
 - name: Fail when a VM still has the volume open
   ansible.builtin.assert:
@@ -172,6 +192,21 @@ images:
       returned: always
       sample:
         tenant: acme
+    io_rates:
+      description:
+        - Client I/O per second from the mgr (see O(with_io_rates)); null when the mgr has no
+          rates for the image (idle, or the first request).
+        - Keys C(write_ops_per_sec), C(read_ops_per_sec), C(write_bytes_per_sec),
+          C(read_bytes_per_sec), C(write_latency_ns), C(read_latency_ns) (average per operation).
+      type: dict
+      returned: when O(with_io_rates=true)
+      sample:
+        write_ops_per_sec: 12.0
+        read_ops_per_sec: 0.0
+        write_bytes_per_sec: 786432.0
+        read_bytes_per_sec: 0.0
+        write_latency_ns: 1578617.617
+        read_latency_ns: 0.0
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -180,7 +215,9 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.ceph_connecti
     ceph_connection_argument_spec,
     cluster_connection,
 )
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import CephRbdError
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.image_reads import list_images
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.io_rates import image_io_rates
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.module_runner import CEPH, run_module
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.validation import validate_name
 
@@ -193,7 +230,20 @@ def read(module: AnsibleModule) -> dict:
         validate_name(params["name"], "image name")
     with cluster_connection(params) as cluster:
         images = list_images(cluster, params["pool"], params["namespace"], params["name"], params["with_usage"])
+        if params["with_io_rates"]:
+            add_io_rates(module, cluster, images)
     return {"changed": False, "images": images}
+
+
+def add_io_rates(module: AnsibleModule, cluster, images: list) -> None:
+    """Each image's I/O rates from the mgr (None when it has none); a warning when the mgr cannot answer."""
+    try:
+        rates = image_io_rates(cluster, module.params["pool"], module.params["namespace"])
+    except CephRbdError as error:
+        module.warn(f"no per-image I/O rates from the mgr: {error}")
+        rates = {}
+    for image in images:
+        image["io_rates"] = rates.get(image["name"])
 
 
 def main() -> None:
@@ -203,6 +253,7 @@ def main() -> None:
         namespace={"type": "str", "default": ""},
         name={"type": "str"},
         with_usage={"type": "bool", "default": True},
+        with_io_rates={"type": "bool", "default": False},
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     failed, result = run_module(module, read, CEPH)

@@ -150,6 +150,18 @@ options:
         Without it such a pool is not deleted and the task fails, naming what the pool holds.
     type: bool
     default: false
+  rbd_stats:
+    description:
+      - Whether the mgr's prometheus module exports per-image RBD metrics (C(ceph_rbd_*)) for
+        every namespace of this pool. V(true) adds the pool to C(mgr/prometheus/rbd_stats_pools),
+        V(false) removes it and its C(pool/namespace) entries. Entries of other pools are kept,
+        also when several runs change different pools at the same time (the setting is read
+        again after a write and the change redone when another writer replaced it).
+      - When not set, the setting is left alone. Deleting a pool (O(state=absent)) removes its
+        entries. A C(*) entry (every pool) covers the pool; V(false) is then an error.
+      - The prometheus module must be enabled for metrics to appear
+        (M(limiquantix.ceph_rbd.ceph_mgr_module)); see C(docs/monitoring.md).
+    type: bool
 notes:
   - Deleting needs the monitors' C(mon_allow_pool_delete) to be true; when it is not, the task
     fails and says so. In check mode that setting is read from the configuration the monitor
@@ -215,6 +227,11 @@ EXAMPLES = r"""
     namespaces:
       - project-web
       - project-db
+
+- name: Volumes pool with per-volume Prometheus metrics
+  limiquantix.ceph_rbd.rbd_pool:
+    name: limiquantix-volumes
+    rbd_stats: true
 
 - name: Delete a pool that still holds images
   limiquantix.ceph_rbd.rbd_pool:
@@ -328,6 +345,11 @@ pool:
       type: bool
       returned: success
       sample: true
+    rbd_stats:
+      description: Whether per-image metrics of the pool are exported (only when O(rbd_stats) is set).
+      type: bool
+      returned: when O(rbd_stats) is set
+      sample: true
     stored_bytes:
       description: Bytes stored by clients (before replication).
       type: int
@@ -395,6 +417,7 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.pools import 
     pool_contents,
     pool_defaults,
 )
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.rbd_stats import converge_rbd_stats, with_rbd_stats
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.validation import validate_name
 
 
@@ -424,6 +447,7 @@ def argument_spec() -> dict[str, dict[str, Any]]:
         quota_max_objects={"type": "int"},
         namespaces={"type": "list", "elements": "str"},
         force={"type": "bool", "default": False},
+        rbd_stats={"type": "bool"},
     )
     return spec
 
@@ -498,11 +522,15 @@ def converge(module: AnsibleModule) -> dict[str, Any]:
         if changes and not module.check_mode:
             apply(cluster, name, changes)
             after = get_pool(cluster, name)  # rules read again: an EC pool brings a rule of its own
-    return {
-        "changed": bool(changes),
-        "pool": after,
-        "diff": {"before": settings_view(before), "after": settings_view(after)},
-    }
+        stats = None
+        if wanted is None or params["rbd_stats"] is not None:  # a deleted pool leaves no entry behind
+            stats = converge_rbd_stats(cluster, name, params["rbd_stats"] if wanted else None, module.check_mode)
+    views = {"before": settings_view(before), "after": settings_view(after)}
+    if wanted is not None and stats is not None:
+        after = with_rbd_stats(after, stats["after"], name)
+        views = {"before": with_rbd_stats(views["before"], stats["before"], name),
+                 "after": with_rbd_stats(views["after"], stats["after"], name)}
+    return {"changed": bool(changes) or bool(stats and stats["changed"]), "pool": after, "diff": views}
 
 
 def main() -> None:

@@ -13,7 +13,8 @@ version_added: 0.1.0
 description:
   - Returns every pool of the cluster (or the one named) with its replication, placement,
     quota and compression settings, its usage, and its RBD namespaces.
-  - Also returns the cluster's fsid and health, so a play can stop early on an unhealthy cluster.
+  - Also returns each pool's client I/O rates and the cluster's fsid and health, so a play can
+    stop early on an unhealthy cluster.
   - Reads through the librados bindings; runs no command line tool.
 author:
   - limiquantix contributors (@limiquantix)
@@ -181,6 +182,33 @@ pools:
       type: float
       returned: always
       sample: 1.5
+    io_rates:
+      description:
+        - Client I/O of the pool per second, as C(ceph osd pool stats) shows it (averaged by the
+          mgr over its last few seconds of reports; all 0 while the pool is idle).
+      type: dict
+      returned: always
+      contains:
+        read_ops_per_sec:
+          description: Read operations per second.
+          type: int
+          returned: always
+          sample: 0
+        write_ops_per_sec:
+          description: Write operations per second.
+          type: int
+          returned: always
+          sample: 9
+        read_bytes_per_sec:
+          description: Bytes read per second.
+          type: int
+          returned: always
+          sample: 170
+        write_bytes_per_sec:
+          description: Bytes written per second.
+          type: int
+          returned: always
+          sample: 655216
 cluster:
   description: Identity and health of the cluster.
   returned: always
@@ -213,6 +241,7 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.ceph_connecti
     cluster_connection,
 )
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.health import cluster_summary
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.io_rates import describe_pool_rates, pool_io_rates
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.module_runner import CEPH, run_module
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.pools import list_pools
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.validation import validate_name
@@ -224,6 +253,9 @@ def read(module: AnsibleModule) -> dict:
         validate_name(name, "pool name")
     with cluster_connection(module.params) as cluster:
         pools = list_pools(cluster, name)
+        rates = pool_io_rates(cluster)
+        for pool in pools:
+            pool["io_rates"] = rates.get(pool["name"], describe_pool_rates(None))
         summary = cluster_summary(cluster)
     return {"changed": False, "pools": pools, "cluster": summary}
 

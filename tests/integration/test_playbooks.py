@@ -123,6 +123,9 @@ def test_volumes_playbook_runs_the_awx_way_and_keeps_the_key_out_of_the_artifact
         private = tmp_path / "runner"
         (private / "project").mkdir(parents=True)
         (private / "project" / "volumes.yml").write_text((PLAYBOOKS / "volumes.yml").read_text())
+        (private / "project" / "tasks").mkdir()  # the health gate the playbook imports
+        (private / "project" / "tasks" / "health_gate.yml").write_text(
+            (PLAYBOOKS / "tasks" / "health_gate.yml").read_text())
         (private / "inventory").mkdir()
         (private / "inventory" / "hosts").write_text(
             f"localhost ansible_connection=local ansible_python_interpreter={SYSTEM_PYTHON}\n")

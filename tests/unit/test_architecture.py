@@ -23,6 +23,7 @@ LAYERS = {
     "rbd_common": "binding", "image_bindings": "binding", "image_headers": "binding", "snapshots": "binding",
     "pools": "binding", "crush": "binding", "health": "binding", "ceph_auth": "binding",
     "libvirt_domain": "binding", "libvirt_secrets": "binding",
+    "central_config": "binding", "mgr_modules": "binding", "rbd_stats": "binding", "io_rates": "binding",
     "image_catalog": "service", "image_reads": "service", "images": "service", "write_errors": "service",
     "libvirt_disk_service": "service",
     "module_runner": "entry",
