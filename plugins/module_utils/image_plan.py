@@ -15,6 +15,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.attachments import (
+    attachment_blocker,
+    is_reserved_metadata_key,
+    refuse_reserved_metadata_keys,
+)
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import InUseError, InvalidInputError
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.rbd_common import image_spec, parse_image_spec
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.validation import (
@@ -184,6 +189,7 @@ def normalize_metadata(metadata: Any) -> dict[str, str] | None:
         if isinstance(value, bool) or not isinstance(value, (str, int, float)):
             raise InvalidInputError(f"metadata {key!r} must be a string or a number, got {value!r}")
         result[key] = str(value)
+    refuse_reserved_metadata_keys(result)
     return result
 
 
@@ -211,7 +217,7 @@ def split_image_metadata(entries: list[tuple[str, str]]) -> tuple[dict[str, int]
                 qos[key[len(qos_prefix):]] = int(value)
             except ValueError:
                 qos[key[len(qos_prefix):]] = value
-        elif not key.startswith(CONFIG_METADATA_PREFIX):
+        elif not key.startswith(CONFIG_METADATA_PREFIX) and not is_reserved_metadata_key(key):
             metadata[key] = value
     return qos, metadata
 
@@ -509,11 +515,13 @@ def new_image_dict(request: dict[str, Any], parent_image: dict[str, Any] | None,
 
 
 def deletion_blockers(spec: str, watchers: list[str], lockers: list[str], children: list[str],
-                      domains: list[str] | None = None) -> str | None:
+                      domains: list[str] | None = None, attachments: list[dict[str, str]] | None = None) -> str | None:
     """Why an image must not be deleted, naming who holds it; None when nothing does."""
     reasons = []
     if domains:
         reasons.append(f"used by libvirt domain(s) {', '.join(domains)} on this host (detach the disk first)")
+    if attachment_blocker(attachments):
+        reasons.append(attachment_blocker(attachments))
     if watchers:
         reasons.append(f"opened by (watchers) {', '.join(watchers)}")
     if lockers:
@@ -536,7 +544,7 @@ def deletion_plan(request: dict[str, Any], current: dict[str, Any],
     """
     spec = request_spec(request)
     blocker = deletion_blockers(spec, users["watchers"], users["lockers"], users["children"],
-                                users.get("domains"))
+                                users.get("domains"), users.get("attachments"))
     if blocker:
         raise InUseError(blocker, image=spec, **users)
     if request["trash"]:

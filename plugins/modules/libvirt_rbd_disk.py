@@ -140,8 +140,25 @@ options:
       - A smaller image than the disk the guest sees is refused, never shrunk.
     type: bool
     default: false
+  record_attachment:
+    description:
+      - Keep an attachment record on the image itself, so that M(limiquantix.ceph_rbd.rbd_image) refuses to
+        delete it from any host while this domain uses it. The record is the image metadata key
+        C(limiquantix.attached/<domain UUID>) with the host name (as libvirt reports it) and the domain name.
+      - Written before the disk is attached (and added to a disk attached earlier without one); removed
+        only after a detach is verified, when neither the running domain nor its persistent config still
+        names the image. A record naming this host and the domain's name under another UUID (the domain
+        was redefined) is removed too.
+      - With O(state=absent) and O(pool) and O(image) given, the record of that image is cleared when the
+        domain no longer uses it, also when the domain no longer exists on this host (a stale record).
+      - Needs the Ceph connection options of a client that may write the pool (for example O(user=libvirt)
+        on a hypervisor set up by the C(ceph_client) role); the task fails before changing the domain when
+        the cluster cannot be reached.
+    type: bool
+    default: true
 notes:
-  - The Ceph connection options are only used by O(refresh_size), to read the image's size.
+  - The Ceph connection options are used by O(record_attachment) (to write the attachment records) and by
+    O(refresh_size) (to read the image's size).
   - Live detach of a virtio disk needs a guest OS that acknowledges the unplug; use bus V(scsi)
     for disks that must detach from guests that may not cooperate.
 seealso:
@@ -174,6 +191,7 @@ EXAMPLES = r"""
       - 10.0.0.2:6789
       - 10.0.0.3:6789
     auth_user: libvirt
+    user: libvirt  # the Ceph client that writes the attachment record
     secret_usage: client.libvirt secret
     serial: vol-1001
     iotune:
@@ -190,6 +208,7 @@ EXAMPLES = r"""
     pool: limiquantix-volumes
     image: vol-1002
     auth_user: libvirt
+    user: libvirt  # the Ceph client that writes the attachment record
     secret_uuid: 0b5a2e1c-7d0e-4a57-9b32-8f1d2c3e4a51
     cache: none
     io: native
@@ -211,6 +230,7 @@ EXAMPLES = r"""
       - 10.0.0.2:6789
       - 10.0.0.3:6789
     auth_user: libvirt
+    user: libvirt  # the Ceph client that writes the attachment record
     secret_usage: client.libvirt secret
     serial: vol-1001
     iotune:
@@ -219,11 +239,21 @@ EXAMPLES = r"""
       total_bytes_sec: 200M
     refresh_size: true
 
-- name: Detach the scratch volume from the running domain and its config
+- name: Detach the scratch volume from the running domain and its config (and remove its attachment record)
   limiquantix.ceph_rbd.libvirt_rbd_disk:
     domain: vm-1001
     target: sdb
     state: absent
+    user: libvirt
+
+- name: Clear the stale attachment record of a domain that was deleted on this host without detaching
+  limiquantix.ceph_rbd.libvirt_rbd_disk:
+    domain: vm-0999
+    target: vdb
+    pool: limiquantix-volumes
+    image: vol-0999
+    state: absent
+    user: libvirt
 
 - name: Hand the qemu spec to a tool that takes one
   ansible.builtin.debug:
@@ -269,7 +299,9 @@ config:
 actions:
   description:
     - "What was done (or would be done in check mode), each as scope and action, for example V(live: attach).
-      The actions are V(attach), V(update), V(iotune), V(replace), V(detach) and V(resize)."
+      The actions are V(attach), V(update), V(iotune), V(replace), V(detach) and V(resize); a change of an
+      attachment record (O(record_attachment)) is a line of its own, for example
+      V(record attachment of limiquantix-volumes/vol-1001 to domain vm-1001 on host hv-1)."
   returned: always
   type: list
   elements: str
@@ -281,14 +313,24 @@ size:
   sample: 42949672960
 """
 
+from contextlib import ExitStack
+
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.attachments import (
+    disk_image,
+    images_in_use,
+    libvirt_host_name,
+    open_record_cluster,
+    sync_domain_records,
+)
 
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.ceph_connection import (
     ceph_connection_argument_spec,
     cluster_connection,
     missing_ceph_bindings,
 )
-from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import CephRbdError
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import CephRbdError, NotFoundError
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.libvirt_connection import (
     LIBVIRT_IMPORT_ERROR,
     LIBVIRT_LIBRARY,
@@ -318,6 +360,7 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.libvirt_domai
     check_secret,
     detach_disk,
     disk_element,
+    domain_rbd_disks,
     domain_state,
     lookup_domain,
     set_live_iotune,
@@ -354,8 +397,31 @@ def argument_spec() -> dict:
         config={"type": "bool"},
         replace={"type": "bool", "default": False},
         refresh_size={"type": "bool", "default": False},
+        record_attachment={"type": "bool", "default": True},
     )
     return spec
+
+
+def records_cluster(stack: ExitStack, params: dict, images: set) -> object | None:
+    """The Ceph connection for the attachment records when they are kept for ``images``."""
+    if not params["record_attachment"] or not images:
+        return None
+    missing = missing_ceph_bindings()
+    if missing:
+        raise CephRbdError(f"record_attachment needs {missing_required_lib(missing[0])}")
+    cluster = open_record_cluster(params)
+    stack.callback(cluster.close)
+    return cluster
+
+
+def clear_records_of_missing_domain(params: dict, host: str, check_mode: bool) -> dict:
+    """state=absent for a domain this host does not have: clear the records naming it here."""
+    image = (params["pool"], params["namespace"], params["image"])
+    with ExitStack() as stack:
+        cluster = records_cluster(stack, params, {image})
+        actions = sync_domain_records(cluster, host, params["domain"], "", {image: False}, check_mode)
+    return {"changed": bool(actions), "xml": None, "qemu_spec": None, "live": False, "config": False,
+            "actions": actions, "size": None, "diff": {"before": {}, "after": {}}}
 
 
 def image_size(params: dict, disk: dict) -> int:
@@ -412,8 +478,14 @@ def run(module: AnsibleModule) -> dict:
     else:
         wanted = None
         target, _bus = validate_target(params["target"], params["bus"])
-    with libvirt_connection(params["uri"]) as conn:
-        dom = lookup_domain(conn, params["domain"])
+    with libvirt_connection(params["uri"]) as conn, ExitStack() as stack:
+        host = libvirt_host_name(conn)
+        try:
+            dom = lookup_domain(conn, params["domain"])
+        except NotFoundError:
+            if present or not (params["record_attachment"] and params["pool"] and params["image"]):
+                raise
+            return clear_records_of_missing_domain(params, host, module.check_mode)
         if wanted and wanted["auth_user"]:
             check_secret(conn, wanted["secret_uuid"], wanted["secret_usage"])
         state = domain_state(dom)
@@ -432,10 +504,26 @@ def run(module: AnsibleModule) -> dict:
             resize_to = plan_refresh(capacity, image_size(params, wanted), target)
         if state["running"] and not live and plans.get("config"):
             module.warn(f"the running domain keeps its current disk {target} until it is restarted (live: false)")
+        # Attachment records: written before an attach, removed after a verified detach.
+        leaving = {disk_image(parse_disk(current[s])) for s in scopes if current[s] is not None} - {None}
+        if not present and params["pool"] and params["image"]:
+            leaving.add((params["pool"], params["namespace"], params["image"]))
+        attaching = {disk_image(wanted)} if present else set()
+        cluster = records_cluster(stack, params, leaving | attaching)
+        record_actions = []
+        if cluster and attaching:
+            record_actions += sync_domain_records(cluster, host, dom.name(), dom.UUIDString(),
+                                                  dict.fromkeys(attaching, True), module.check_mode)
         if not module.check_mode:
             apply_plans(dom, plans, wanted, current, target)
             if resize_to is not None:
                 block_resize(dom, target, resize_to)
+        if cluster and leaving - attaching:
+            gone = [s for s in scopes if plans.get(s) in ("detach", "replace")] if module.check_mode else []
+            used = images_in_use(domain_rbd_disks(dom)["disks"], target, gone)
+            record_actions += sync_domain_records(cluster, host, dom.name(), dom.UUIDString(),
+                                                  {image: image in used for image in leaving - attaching},
+                                                  module.check_mode)
         before = {scope: canonical_disk_xml(current[scope]) for scope in scopes}
         if module.check_mode:
             after = {scope: build_disk_xml(wanted) if wanted else None for scope in scopes}
@@ -449,6 +537,7 @@ def run(module: AnsibleModule) -> dict:
     actions = [f"{scope}: {plans[scope]}" for scope in SCOPES if plans.get(scope)]
     if resize_to is not None:
         actions.append("live: resize")
+    actions += record_actions
     return {
         "changed": bool(actions),
         "xml": after["config" if config else "live"],
