@@ -57,6 +57,13 @@ options:
       - Always changes; only with O(state=present).
     type: bool
     default: false
+  restore_key:
+    description:
+      - Set the client's key to this base64 cephx key (key and caps at once, as O(rotate) does),
+        unless it already has it. Meant for rolling a rotation back (C(playbooks/rotate_key.yml)
+        does when a hypervisor could not take the new key); never printed.
+      - Only with O(state=present); mutually exclusive with O(rotate). The client must exist.
+    type: str
   return_key:
     description:
       - Return the client's key as RV(key). The whole task result is then hidden in the
@@ -166,6 +173,7 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.ceph_auth imp
     plan_client,
     remove_client,
     set_caps,
+    validate_key,
 )
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.ceph_connection import (
     ceph_connection_argument_spec,
@@ -207,12 +215,13 @@ def main() -> None:
         caps={"type": "dict"},
         pools={"type": "list", "elements": "str"},
         rotate={"type": "bool", "default": False},
+        restore_key={"type": "str", "no_log": True},
         return_key={"type": "bool", "default": False, "no_log": False},
     )
     module = AnsibleModule(
         argument_spec=argument_spec,
         supports_check_mode=True,
-        mutually_exclusive=[("caps", "pools")],
+        mutually_exclusive=[("caps", "pools"), ("rotate", "restore_key")],
     )
     missing = missing_ceph_bindings(need_rbd=False)
     if missing:
@@ -222,15 +231,19 @@ def main() -> None:
     key = None
     try:
         entity = entity_name(params["name"])
-        if params["rotate"] and params["state"] == "absent":
-            raise InvalidInputError("rotate needs state=present")
+        if (params["rotate"] or params["restore_key"]) and params["state"] == "absent":
+            raise InvalidInputError("rotate and restore_key need state=present")
+        restore = validate_key(params["restore_key"], "restore_key") if params["restore_key"] else None
         caps = desired_caps(params["caps"], params["pools"])
         with cluster_connection(params) as cluster:
             before = get_client(cluster, entity)
             if before is not None:
                 module.no_log_values.add(before["key"])
-            actions = plan_client(before, params["state"], caps, params["rotate"])
-            new_key = generate_key() if "rotate" in actions else None
+            if restore and before is None:
+                raise InvalidInputError(f"restore_key: {entity} does not exist; nothing to restore")
+            rotate = params["rotate"] or bool(restore and before["key"] != restore)
+            actions = plan_client(before, params["state"], caps, rotate)
+            new_key = (restore or generate_key()) if "rotate" in actions else None
             if new_key:
                 module.no_log_values.add(new_key)
             if actions and not module.check_mode:
