@@ -21,7 +21,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export PATH := $(BIN):$(PATH)
 
 .PHONY: deps packages venv collection test test-unit test-sanity test-lint test-molecule \
-        test-integration test-molecule test-demo demo demo-clean bench docs clean
+        test-integration test-molecule test-demo demo demo-clean bench bench-fleet docs clean
 
 deps: packages venv
 
@@ -47,11 +47,14 @@ collection:
 	cd $(COLLECTION) && git init -q && git add -A
 
 TEST_ENV := $(CURDIR)/.testenv/test
+# 4 OSDs: the example inventory's SSD and HDD tiers get two each (tests/integration/
+# test_example_inventory.py); 3 hypervisors hv1..hv3 on 127.0.1.1-3 (the fleet tests, molecule).
+TEST_ENV_ARGS := --osds 4 --hypervisors 3
 
-# One throwaway test environment serves the integration tests and molecule; it is
-# stopped whatever the result.
+# One throwaway test environment (and its fleet of hypervisors) serves the integration
+# tests and molecule; it is stopped whatever the result.
 test: deps collection test-unit test-sanity test-lint
-	$(TESTENV) up $(TEST_ENV)
+	$(TESTENV) up $(TEST_ENV) $(TEST_ENV_ARGS)
 	rc=0; TESTENV_DIR=$(TEST_ENV) $(SUBMAKE) test-integration test-molecule || rc=$$?; \
 	  $(TESTENV) down $(TEST_ENV); exit $$rc
 	$(SUBMAKE) test-demo
@@ -92,15 +95,18 @@ docs: deps collection
 test-integration: collection
 	cd $(COLLECTION) && $(BIN)/python -m pytest -q tests/integration $(PYTEST_ARGS)
 
-# Molecule scenarios of the roles (extensions/molecule), on this machine, against a test
-# environment: TESTENV_DIR when it names a running one, else one started and stopped here.
+# Molecule scenarios of the roles (extensions/molecule), on this machine and on the fleet's
+# host hv2 (over ssh, with become), against a test environment: TESTENV_DIR when it names a
+# running one with a fleet, else one started and stopped here.
 MOLECULE_TESTENV := $(CURDIR)/.testenv/molecule
 MOLECULE_SCENARIOS := ceph_client libvirt_secret
 
 test-molecule: collection
 	@set -e; \
 	if [ -n "$$TESTENV_DIR" ] && [ -f "$$TESTENV_DIR/env" ]; then envdir=$$TESTENV_DIR; started=0; \
-	else envdir=$(MOLECULE_TESTENV); $(TESTENV) up $$envdir; started=1; fi; \
+	else envdir=$(MOLECULE_TESTENV); $(TESTENV) up $$envdir --osds 1 --hypervisors 2; started=1; fi; \
+	grep -q TESTENV_INVENTORY $$envdir/env \
+	  || { echo "test-molecule: $$envdir has no fleet (testenv up DIR --hypervisors 2)" >&2; exit 1; }; \
 	rc=0; \
 	for scenario in $(MOLECULE_SCENARIOS); do \
 	  ( source $$envdir/env && cd $(COLLECTION) && $(BIN)/molecule test -s $$scenario ) || { rc=1; break; }; \
@@ -132,6 +138,11 @@ demo-clean: collection
 
 bench: deps collection
 	cd $(COLLECTION) && $(BIN)/python benchmarks/run.py --out $(CURDIR)/benchmarks/results $(BENCH_ARGS)
+	$(SUBMAKE) bench-fleet
+
+# hypervisors.yml on 1, 2 and 4 hosts of a fleet of its own (127.0.8.x), or FLEET_TESTENV_DIR.
+bench-fleet: collection
+	cd $(COLLECTION) && $(BIN)/python benchmarks/fleet.py --out $(CURDIR)/benchmarks/results $(BENCH_FLEET_ARGS)
 
 clean:
 	rm -rf $(BUILD) tests/output .pytest_cache

@@ -18,7 +18,6 @@ from __future__ import annotations
 import base64
 import json
 import subprocess
-import tempfile
 import uuid
 from pathlib import Path
 
@@ -26,53 +25,21 @@ import pytest
 
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.libvirt_secrets import value_fingerprint
 
-from .cephstate import domain_with_rbd_disks, usable_domain_type
-from .conftest import _read_env_file
+from .cephstate import create_rbd_pool, delete_pool, domain_with_rbd_disks, usable_domain_type
+from .conftest import fleet_exec
 from .harness import COLLECTION_ROOT, run_module, run_playbook
-from .hypervisor_helpers import can_connect
+from .hypervisor_helpers import auth_get, auth_rm, can_connect
 
-TESTENV = COLLECTION_ROOT / "tests" / "testenv" / "testenv"
 PLAYBOOKS = COLLECTION_ROOT / "playbooks"
 MiB = 1 << 20
 
 
-@pytest.fixture(scope="module")
-def fleet(testenv):
-    """The session's test environment when it has three hypervisors, else a fleet of its own."""
-    if int(testenv.get("TESTENV_HYPERVISORS", "0")) >= 3:
-        yield testenv
-        return
-    directory = Path(tempfile.mkdtemp(prefix="ceph-rbd-fleet-"))
-    subprocess.run([str(TESTENV), "up", str(directory), "--hypervisors", "3"], check=True, timeout=300)
-    try:
-        yield _read_env_file(directory / "env")
-    finally:
-        subprocess.run([str(TESTENV), "down", str(directory)], check=False, timeout=300)
-
-
-@pytest.fixture(scope="module")
-def cluster(fleet):
-    import rados  # pylint: disable=import-outside-toplevel
-
-    handle = rados.Rados(conffile=fleet["CEPH_CONF"], conf={"keyring": fleet["CEPH_KEYRING"]})
-    handle.connect(timeout=30)
-    yield handle
-    handle.shutdown()
-
-
 def on_host(fleet, host: str, *cmd: str, check: bool = True) -> subprocess.CompletedProcess:
-    return subprocess.run([str(TESTENV), "exec", fleet["TESTENV_DIR"], host, "--", *cmd], capture_output=True,
-                          text=True, check=check, timeout=120)
-
-
-def mon(cluster, prefix: str, **args):
-    code, out, err = cluster.mon_command(json.dumps(dict(args, prefix=prefix, format="json")), b"")
-    assert code == 0, err
-    return json.loads(out) if out else None
+    return fleet_exec(fleet, host, *cmd, check=check)
 
 
 def cluster_key(cluster, entity: str) -> str:
-    return mon(cluster, "auth get", entity=entity)[0]["key"]
+    return auth_get(cluster, entity)["key"]
 
 
 def host_keyring_key(fleet, host: str, user: str) -> str:
@@ -132,15 +99,14 @@ def start_vm(fleet, host: str, name: str, pool: str, image: str, user: str, secr
 
 
 @pytest.fixture(scope="module")
-def platform(fleet, cluster, tmp_path_factory):
+def platform(fleet, ceph, tmp_path_factory):
     """hypervisors.yml on the fleet for a client of this test; an inventory holding its settings."""
     import rbd  # pylint: disable=import-outside-toplevel
 
     tag = uuid.uuid4().hex[:6]
     user, pool, secret_uuid = f"rot{tag}", f"rot-{tag}", str(uuid.uuid4())
-    mon(cluster, "osd pool create", pool=pool, pg_num=8)
-    with cluster.open_ioctx(pool) as ioctx:
-        rbd.RBD().pool_init(ioctx, True)
+    create_rbd_pool(ceph, pool)
+    with ceph.open_ioctx(pool) as ioctx:
         for image in ("vol-1", "vol-2", "vol-3"):
             rbd.RBD().create(ioctx, image, 16 * MiB, old_format=False, features=1)
     # the inventory: the fleet's hosts, and the platform's settings in group_vars
@@ -164,8 +130,8 @@ def platform(fleet, cluster, tmp_path_factory):
             on_host(fleet, host, "virsh", "undefine", name, check=False)
         on_host(fleet, host, "virsh", "secret-undefine", secret_uuid, check=False)
         on_host(fleet, host, "rm", "-f", f"/etc/ceph/ceph.client.{user}.keyring", check=False)
-    mon(cluster, "auth rm", entity=f"client.{user}")
-    mon(cluster, "osd pool rm", pool=pool, pool2=pool, yes_i_really_really_mean_it=True)
+    auth_rm(ceph, f"client.{user}")
+    delete_pool(ceph, pool)
 
 
 def rotate(platform, **kwargs):
@@ -177,11 +143,11 @@ def failure_text(result) -> str:
     return " ".join(str(t.get("msg", "")) for t in result.tasks if t.get("failed"))
 
 
-def test_rotation_across_the_fleet(fleet, cluster, platform):
+def test_rotation_across_the_fleet(fleet, ceph, platform):
     user, pool, secret_uuid, entity = platform["user"], platform["pool"], platform["uuid"], platform["entity"]
     tag = pool.split("-", 1)[1]
     hosts = ("hv1", "hv2", "hv3")
-    decoy = mon(cluster, "auth get-or-create", entity="client.libvirt", caps=["mon", "profile rbd"])[0]["key"]
+    decoy = auth_get(ceph, "client.libvirt")  # the default user, which this run must not touch
 
     # --- VMs on hv1 and hv2; a stopped domain on hv1 gets vol-3 through attach.yml, recorded
     # on the volume: the Ceph admin host (no libvirt check) is refused, naming hv1 and the domain
@@ -199,7 +165,7 @@ def test_rotation_across_the_fleet(fleet, cluster, platform):
     refused = run_module("rbd_image", {"pool": pool, "name": "vol-3", "state": "absent", "check_libvirt": False},
                          env=platform["env"])
     assert refused.failed and f"attached to domain vmx-{tag} on host hv1" in refused.msg, refused.msg
-    assert image_exists(cluster, pool, "vol-3")
+    assert image_exists(ceph, pool, "vol-3")
     attach_vars["vm_disks"] = [dict(disk, state="absent")]
     detached = run_playbook(PLAYBOOKS / "attach.yml", inventory=platform["inventory"], env=platform["env"],
                             extra_vars=attach_vars)
@@ -210,10 +176,10 @@ def test_rotation_across_the_fleet(fleet, cluster, platform):
 
     for k in (1, 2):
         guest_write(fleet, f"hv{k}", f"vm{k}-{tag}", 0x11, 0)
-        assert image_bytes(cluster, pool, f"vol-{k}", 0, 65536) == b"\x11" * 65536
-    old_key = cluster_key(cluster, entity)
+        assert image_bytes(ceph, pool, f"vol-{k}", 0, 65536) == b"\x11" * 65536
+    old_key = cluster_key(ceph, entity)
 
-    # --- issue 18: a usage name held by another secret on hv2 -> refused before the cluster changes
+    # --- issue 18: a usage name held by another secret on hv2 -> refused before the ceph changes
     on_host(fleet, "hv2", "virsh", "secret-undefine", secret_uuid)
     intruder = Path(fleet["TESTENV_DIR"]) / f"intruder-{tag}.xml"
     intruder_uuid = str(uuid.uuid4())
@@ -224,7 +190,7 @@ def test_rotation_across_the_fleet(fleet, cluster, platform):
     blocked = rotate(platform)
     assert blocked["_rc"] != 0
     assert "hv2" in blocked.stdout and f"client.{user} secret" in failure_text(blocked), failure_text(blocked)
-    assert cluster_key(cluster, entity) == old_key
+    assert cluster_key(ceph, entity) == old_key
     assert all(host_keyring_key(fleet, h, user) == old_key for h in hosts)
     on_host(fleet, "hv2", "virsh", "secret-undefine", intruder_uuid)
     fixed = run_playbook(PLAYBOOKS / "hypervisors.yml", inventory=platform["inventory"], env=platform["env"],
@@ -235,14 +201,14 @@ def test_rotation_across_the_fleet(fleet, cluster, platform):
     # --- check mode: the checks run, nothing changes anywhere
     checked = rotate(platform, check=True)
     assert checked["_rc"] == 0, checked.stdout[-3000:]
-    assert cluster_key(cluster, entity) == old_key
+    assert cluster_key(ceph, entity) == old_key
     assert all(host_keyring_key(fleet, h, user) == old_key for h in hosts)
 
     # --- the rotation, settings from the inventory (client.libvirt, the default, is left alone)
     rotated = rotate(platform)
     assert rotated["_rc"] == 0, rotated.stdout[-4000:]
-    new_key = cluster_key(cluster, entity)
-    assert new_key != old_key and cluster_key(cluster, "client.libvirt") == decoy
+    new_key = cluster_key(ceph, entity)
+    assert new_key != old_key and auth_get(ceph, "client.libvirt") == decoy
     assert old_key not in rotated.stdout and new_key not in rotated.stdout
     assert not can_connect(fleet["CEPH_CONF"], user, old_key) and can_connect(fleet["CEPH_CONF"], user, new_key)
     for host in hosts:
@@ -252,13 +218,13 @@ def test_rotation_across_the_fleet(fleet, cluster, platform):
     # the running VMs keep their disks: QEMU still writes through its session, data lands
     for k in (1, 2):
         guest_write(fleet, f"hv{k}", f"vm{k}-{tag}", 0x22, MiB)
-        assert image_bytes(cluster, pool, f"vol-{k}", MiB, 65536) == b"\x22" * 65536
-        assert image_bytes(cluster, pool, f"vol-{k}", 0, 65536) == b"\x11" * 65536
-        assert len(watchers(cluster, pool, f"vol-{k}")) == 1
+        assert image_bytes(ceph, pool, f"vol-{k}", MiB, 65536) == b"\x22" * 65536
+        assert image_bytes(ceph, pool, f"vol-{k}", 0, 65536) == b"\x11" * 65536
+        assert len(watchers(ceph, pool, f"vol-{k}")) == 1
     # a VM started afterwards opens its disk with the new key (through the secret)
     start_vm(fleet, "hv3", f"vm3-{tag}", pool, "vol-3", user, secret_uuid)
     guest_write(fleet, "hv3", f"vm3-{tag}", 0x33, 0)
-    assert image_bytes(cluster, pool, "vol-3", 0, 65536) == b"\x33" * 65536
+    assert image_bytes(ceph, pool, "vol-3", 0, 65536) == b"\x33" * 65536
 
     # --- hv3 unreachable after the checks: the run fails clearly and rolls back
     unreachable = platform["inventory"].parent / "inventory-hv3-drops"
@@ -266,7 +232,7 @@ def test_rotation_across_the_fleet(fleet, cluster, platform):
     (unreachable / "group_vars").symlink_to(platform["inventory"] / "group_vars")
     hosts_yml = (platform["inventory"] / "hosts.yml").read_text()
     hv3_address = hosts_yml.split("hv3:\n          ansible_host: ", 1)[1].split()[0]
-    # hv3 answers until the cluster has a new key, then its address leads nowhere
+    # hv3 answers until the ceph has a new key, then its address leads nowhere
     hosts_yml = hosts_yml.replace(
         f"hv3:\n          ansible_host: {hv3_address}",
         f"hv3:\n          ansible_host: \"{{{{ '127.0.0.254' if hostvars[groups['ceph_admin'][0]]"
@@ -278,20 +244,19 @@ def test_rotation_across_the_fleet(fleet, cluster, platform):
     message = failure_text(failed)
     assert "ROLLED BACK: hv3 did not take the new key" in message, failed.stdout[-4000:]
     assert "run the same command again" in message
-    assert cluster_key(cluster, entity) == before
+    assert cluster_key(ceph, entity) == before
     for host in hosts:  # no host is left unable to open volumes
         assert host_keyring_key(fleet, host, user) == before, host
         assert host_secret_matches(fleet, host, secret_uuid, before), host
         assert host_opens_pool(fleet, host, user, pool), host
     for k in (1, 2, 3):
         guest_write(fleet, f"hv{k}", f"vm{k}-{tag}", 0x44, 2 * MiB)
-        assert image_bytes(cluster, pool, f"vol-{k}", 2 * MiB, 65536) == b"\x44" * 65536
+        assert image_bytes(ceph, pool, f"vol-{k}", 2 * MiB, 65536) == b"\x44" * 65536
 
     # --- hv3 is back: the same command completes
     again = rotate(platform)
     assert again["_rc"] == 0, again.stdout[-4000:]
-    final = cluster_key(cluster, entity)
+    final = cluster_key(ceph, entity)
     assert final not in (before, old_key) and not can_connect(fleet["CEPH_CONF"], user, before)
     for host in hosts:
         assert host_keyring_key(fleet, host, user) == final and host_secret_matches(fleet, host, secret_uuid, final)
-    mon(cluster, "auth rm", entity="client.libvirt")
