@@ -231,8 +231,9 @@ def main() -> None:
     key = None
     try:
         entity = entity_name(params["name"])
-        if (params["rotate"] or params["restore_key"]) and params["state"] == "absent":
-            raise InvalidInputError("rotate and restore_key need state=present")
+        for option in ("rotate", "restore_key"):
+            if params[option] and params["state"] == "absent":
+                raise InvalidInputError(f"{option} needs state=present")
         restore = validate_key(params["restore_key"], "restore_key") if params["restore_key"] else None
         caps = desired_caps(params["caps"], params["pools"])
         with cluster_connection(params) as cluster:
