@@ -172,11 +172,17 @@ def test_site_over_ssh_with_become_converges_and_a_vm_on_every_host_opens_its_vo
     variables = site_vars(names)
     inventory = fleet["TESTENV_INVENTORY"]
 
+    keyring = f"/etc/ceph/ceph.client.{names['user']}.keyring"
+    before = {host: fleet_exec(fleet, host, "ls", "-l", "--time-style=full-iso", "/etc/ceph").stdout
+              for host in hosts}
     check = run_playbook(PLAYBOOKS / "site.yml", inventory=inventory, extra_vars=variables, check=True)
     assert check["_rc"] == 0, failures(check) or check.stdout[-3000:]
-    assert auth_get(ceph, f"client.{names['user']}") is None  # check mode made nothing
+    # Check mode made nothing: no client, no file, no secret, no pool.
+    assert auth_get(ceph, f"client.{names['user']}") is None
+    assert names["volumes_pool"] not in ceph.list_pools() and names["images_pool"] not in ceph.list_pools()
     for host in hosts:
-        assert fleet_exec(fleet, host, "ls", "/etc/ceph").stdout.split() == []
+        assert fleet_exec(fleet, host, "ls", "-l", "--time-style=full-iso", "/etc/ceph").stdout == before[host]
+        assert names["secret"] not in fleet_exec(fleet, host, "virsh", "secret-list").stdout
 
     applied = run_playbook(PLAYBOOKS / "site.yml", inventory=inventory, extra_vars=variables)
     assert applied["_rc"] == 0, failures(applied) or applied.stdout[-3000:]
@@ -191,7 +197,6 @@ def test_site_over_ssh_with_become_converges_and_a_vm_on_every_host_opens_its_vo
         assert changed_tasks(again) == set(), (check_mode, changed_tasks(again))
 
     key = auth_get(ceph, f"client.{names['user']}")["key"]
-    keyring = f"/etc/ceph/ceph.client.{names['user']}.keyring"
     confs = set()
     for host in hosts:
         assert fleet_exec(fleet, host, "stat", "-c", "%a %U %G", keyring).stdout.split() == ["600", "root", "root"]
