@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.attachment_records import attachment_blocker
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import InUseError, InvalidInputError
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.image_changes import (
     Change,
@@ -239,11 +240,13 @@ def new_image_dict(request: dict[str, Any], parent_image: dict[str, Any] | None,
 
 
 def deletion_blockers(spec: str, watchers: list[str], lockers: list[str], children: list[str],
-                      domains: list[str] | None = None) -> str | None:
+                      domains: list[str] | None = None, attachments: list[dict[str, str]] | None = None) -> str | None:
     """Why an image must not be deleted, naming who holds it; None when nothing does."""
     reasons = []
     if domains:
         reasons.append(f"used by libvirt domain(s) {', '.join(domains)} on this host (detach the disk first)")
+    if attachments:
+        reasons.append(attachment_blocker(attachments))
     if watchers:
         reasons.append(f"opened by (watchers) {', '.join(watchers)}")
     if lockers:
@@ -266,7 +269,7 @@ def deletion_plan(request: dict[str, Any], current: dict[str, Any],
     """
     spec = request_spec(request)
     blocker = deletion_blockers(spec, users["watchers"], users["lockers"], users["children"],
-                                users.get("domains"))
+                                users.get("domains"), users.get("attachments"))
     if blocker:
         raise InUseError(blocker, image=spec, **users)
     if request["trash"]:

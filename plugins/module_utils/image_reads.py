@@ -18,6 +18,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, NamedTuple, Optional, Sequence, Tuple, TypeVar
 
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.attachments import read_attachments
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.ceph_connection import CephCluster
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import CephRbdError, NotFoundError
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.image_bindings import (
@@ -138,11 +139,12 @@ def describe_header(header: dict[str, Any], pool: str, namespace: str, name: str
 
 
 def image_users(image: Any, own_client_id: int) -> dict[str, list[str]]:
-    """Who holds an open image: watcher clients (not us), lock holders, clone children."""
+    """Who holds an open image: watcher clients (not us), lock holders, clone children, attachment records."""
     return {
         "watchers": image_watcher_clients(image, exclude_client_id=own_client_id),
         "lockers": image_lockers(image),
         "children": image_children(image),
+        "attachments": read_attachments(image),
     }
 
 

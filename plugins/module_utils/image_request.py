@@ -14,6 +14,10 @@ from __future__ import annotations
 
 from typing import Any, Optional, TypedDict
 
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.attachment_records import (
+    is_reserved_metadata_key,
+    refuse_reserved_metadata_keys,
+)
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import InvalidInputError
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.validation import (
     format_size,
@@ -211,6 +215,7 @@ def normalize_metadata(metadata: Any) -> dict[str, str] | None:
         if isinstance(value, bool) or not isinstance(value, (str, int, float)):
             raise InvalidInputError(f"metadata {key!r} must be a string or a number, got {value!r}")
         result[key] = str(value)
+    refuse_reserved_metadata_keys(result)
     return result
 
 
@@ -229,7 +234,7 @@ def split_image_metadata(entries: list[tuple[str, str]]) -> tuple[dict[str, int]
                 qos[key[len(qos_prefix):]] = int(value)
             except ValueError:
                 qos[key[len(qos_prefix):]] = value
-        elif not key.startswith(CONFIG_METADATA_PREFIX):
+        elif not key.startswith(CONFIG_METADATA_PREFIX) and not is_reserved_metadata_key(key):
             metadata[key] = value
     return qos, metadata
 

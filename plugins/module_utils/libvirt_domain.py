@@ -60,6 +60,12 @@ def lookup_domain(conn: Any, name: str) -> Any:
     return dom
 
 
+@binding_call("read the name and UUID of a domain")
+def domain_identity(dom: Any) -> tuple[str, str]:
+    """(name, UUID) of a domain: what its attachment records name."""
+    return dom.name(), dom.UUIDString()
+
+
 @binding_call(_on_domain("read the state of domain {domain}"))
 def domain_state(dom: Any) -> dict[str, bool]:
     """Whether the domain runs and whether it is persistent (has a config)."""

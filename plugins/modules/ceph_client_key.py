@@ -57,6 +57,13 @@ options:
       - Always changes; only with O(state=present).
     type: bool
     default: false
+  restore_key:
+    description:
+      - Set the client's key to this base64 cephx key (key and caps at once, as O(rotate) does),
+        unless it already has it. Meant for rolling a rotation back (C(playbooks/rotate_key.yml)
+        does when a hypervisor could not take the new key); never printed.
+      - Only with O(state=present); mutually exclusive with O(rotate). The client must exist.
+    type: str
   return_key:
     description:
       - Return the client's key as RV(key). The whole task result is then hidden in the
@@ -174,6 +181,7 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.ceph_auth imp
     plan_client,
     remove_client,
     set_caps,
+    validate_key,
 )
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.ceph_connection import (
     ceph_connection_argument_spec,
@@ -212,18 +220,28 @@ def read_client(module: AnsibleModule, cluster, entity: str):
     return client
 
 
+def checked_restore_key(params: dict) -> str | None:
+    """The key to restore (checked), or None; rotate and restore_key need state=present."""
+    for option in ("rotate", "restore_key"):
+        if params[option] and params["state"] == "absent":
+            raise InvalidInputError(f"{option} needs state=present")
+    return validate_key(params["restore_key"], "restore_key") if params["restore_key"] else None
+
+
 def converge(module: AnsibleModule) -> dict:
     """Read, plan and (unless in check mode) apply; the result for exit_json."""
     params = module.params
     key = None
     entity = entity_name(params["name"])
-    if params["rotate"] and params["state"] == "absent":
-        raise InvalidInputError("rotate needs state=present")
+    restore = checked_restore_key(params)
     caps = desired_caps(params["caps"], params["pools"])
     with cluster_connection(params) as cluster:
         before = read_client(module, cluster, entity)
-        actions = plan_client(before, params["state"], caps, params["rotate"])
-        new_key = generate_key() if "rotate" in actions else None
+        if restore and before is None:
+            raise InvalidInputError(f"restore_key: {entity} does not exist; nothing to restore")
+        rotate = params["rotate"] or bool(restore and before["key"] != restore)
+        actions = plan_client(before, params["state"], caps, rotate)
+        new_key = (restore or generate_key()) if "rotate" in actions else None
         if new_key:
             module.no_log_values.add(new_key)
         if actions and not module.check_mode:
@@ -255,12 +273,13 @@ def main() -> None:
         caps={"type": "dict"},
         pools={"type": "list", "elements": "str"},
         rotate={"type": "bool", "default": False},
+        restore_key={"type": "str", "no_log": True},
         return_key={"type": "bool", "default": False, "no_log": False},
     )
     module = AnsibleModule(
         argument_spec=argument_spec,
         supports_check_mode=True,
-        mutually_exclusive=[("caps", "pools")],
+        mutually_exclusive=[("caps", "pools"), ("rotate", "restore_key")],
     )
     failed, result = run_module(module, converge, RADOS)
     (module.fail_json if failed else module.exit_json)(**result)

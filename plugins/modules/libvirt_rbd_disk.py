@@ -146,8 +146,25 @@ options:
       - A smaller image than the disk the guest sees is refused, never shrunk.
     type: bool
     default: false
+  record_attachment:
+    description:
+      - Keep an attachment record on the image itself, so that M(limiquantix.ceph_rbd.rbd_image) refuses to
+        delete it from any host while this domain uses it. The record is the image metadata key
+        C(limiquantix.attached/<domain UUID>) with the host name (as libvirt reports it) and the domain name.
+      - Written before the disk is attached (and added to a disk attached earlier without one); removed
+        only after a detach is verified, when neither the running domain nor its persistent config still
+        names the image. A record naming this host and the domain's name under another UUID (the domain
+        was redefined) is removed too.
+      - With O(state=absent) and O(pool) and O(image) given, the record of that image is cleared when the
+        domain no longer uses it, also when the domain no longer exists on this host (a stale record).
+      - Needs the Ceph connection options of a client that may write the pool (for example O(user=libvirt)
+        on a hypervisor set up by the C(ceph_client) role); the task fails before changing the domain when
+        the cluster cannot be reached.
+    type: bool
+    default: true
 notes:
-  - The Ceph connection options are only used by O(refresh_size), to read the image's size.
+  - The Ceph connection options are used by O(record_attachment) (to write the attachment records) and by
+    O(refresh_size) (to read the image's size).
     This module is in the action group C(group/limiquantix.ceph_rbd.libvirt) only, so
     C(module_defaults) for C(group/limiquantix.ceph_rbd.ceph) does not reach it; set them on
     the task, or in C(module_defaults) under C(limiquantix.ceph_rbd.libvirt_rbd_disk).
@@ -282,7 +299,9 @@ config:
 actions:
   description:
     - "What was done (or would be done in check mode), each as scope and action, for example V(live: attach).
-      The actions are V(attach), V(update), V(iotune), V(replace), V(detach) and V(resize)."
+      The actions are V(attach), V(update), V(iotune), V(replace), V(detach) and V(resize); a change of an
+      attachment record (O(record_attachment)) is a line of its own, for example
+      V(record attachment of limiquantix-volumes/vol-1001 to domain vm-1001 on host hv-1)."
   returned: always
   type: list
   elements: str
@@ -293,6 +312,8 @@ size:
   type: int
   sample: 42949672960
 """
+
+from contextlib import ExitStack
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -324,7 +345,13 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.libvirt_domai
     block_capacity,
     block_resize,
     disk_element,
+    find_domain,
     lookup_domain,
+)
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.libvirt_disk_records import (
+    DiskRecords,
+    clear_records_of_missing_domain,
+    clears_stale_record,
 )
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.module_runner import LIBVIRT, run_module
 
@@ -355,6 +382,7 @@ def argument_spec() -> dict:
         config={"type": "bool"},
         replace={"type": "bool", "default": False},
         refresh_size={"type": "bool", "default": False},
+        record_attachment={"type": "bool", "default": True},
     )
     return spec
 
@@ -362,20 +390,25 @@ def argument_spec() -> dict:
 def run(module: AnsibleModule) -> dict:
     params = module.params
     wanted, target = wanted_disk(params)
-    with libvirt_connection(params["uri"]) as conn:
+    with libvirt_connection(params["uri"]) as conn, ExitStack() as stack:
+        if find_domain(conn, params["domain"]) is None and clears_stale_record(params):
+            return clear_records_of_missing_domain(params, conn, module.check_mode)
         dom = lookup_domain(conn, params["domain"])
         plan = plan_domain(params, conn, dom, wanted, target)
         scopes, current, plans = plan["scopes"], plan["current"], plan["plans"]
+        records = DiskRecords(stack, params, conn, dom, plan, wanted)
         capacity = resize_to = None
         if params["refresh_size"] and wanted and plan["live"] and plans["live"] in (None, "iotune"):
             capacity = block_capacity(dom, target)
             resize_to = plan_refresh(capacity, image_size(params, wanted), target)
         if plan["running"] and not plan["live"] and plans.get("config"):
             module.warn(f"the running domain keeps its current disk {target} until it is restarted (live: false)")
+        record_actions = records.before_apply(module.check_mode)
         if not module.check_mode:
             apply_plans(dom, plans, wanted, current, target)
             if resize_to is not None:
                 block_resize(dom, target, resize_to)
+        record_actions += records.after_apply(plan, target, module.check_mode)
         before = {scope: canonical_disk_xml(current[scope]) for scope in scopes}
         if module.check_mode:
             after = {scope: build_disk_xml(wanted) if wanted else None for scope in scopes}
@@ -388,6 +421,7 @@ def run(module: AnsibleModule) -> dict:
     actions = [f"{scope}: {plans[scope]}" for scope in SCOPES if plans.get(scope)]
     if resize_to is not None:
         actions.append("live: resize")
+    actions += record_actions
     return {
         "changed": bool(actions), "xml": after["config" if plan["config"] else "live"],
         "qemu_spec": qemu_spec(wanted) if wanted else None, "live": plan["live"], "config": plan["config"],

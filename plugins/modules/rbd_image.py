@@ -44,6 +44,10 @@ options:
   state:
     description:
       - V(present) creates the image or brings it to the given settings; V(absent) deletes it.
+      - A deletion is refused, from any host, while the image has an attachment record of
+        M(limiquantix.ceph_rbd.libvirt_rbd_disk) (a libvirt domain on some hypervisor uses it, even a
+        stopped one); the message names the host and the domain. See C(docs/hypervisors.md) for
+        clearing the record of a domain that no longer exists.
     type: str
     choices: [present, absent]
     default: present
@@ -120,6 +124,9 @@ options:
       - When given (even V({})), keys not in the dict are removed; when not set, metadata is left alone.
       - Keys starting with C(conf_) are librbd config overrides and are not managed here
         (use O(qos) for QoS); they are neither returned nor removed.
+      - Keys starting with C(limiquantix.) are reserved for the collection's own records (the
+        attachment records C(limiquantix.attached/<domain UUID>) of M(limiquantix.ceph_rbd.libvirt_rbd_disk)).
+        They cannot be set here, and are neither returned nor removed.
     type: dict
   trash:
     description:
@@ -157,8 +164,10 @@ options:
       - Before deleting, also refuse images that a libvirt domain of the host where the
         module runs uses, running or only defined (a stopped VM's disk has no watcher).
       - Only that host's domains are seen, and only when python3-libvirt is installed and
-        libvirtd answers at O(libvirt_uri); otherwise the check is skipped (RV(libvirt_checked)
-        says whether it ran). Run C(libvirt_rbd_disk_info) on the hypervisors to see the others.
+        libvirtd answers at O(libvirt_uri); otherwise the check is skipped with a warning
+        (RV(libvirt_checked) says whether it ran). Domains of other hosts are seen through the
+        attachment records that M(limiquantix.ceph_rbd.libvirt_rbd_disk) keeps on the image, whatever this says.
+      - Set V(false) where no libvirt runs (a Ceph admin host) to skip the check without a warning.
     type: bool
     default: true
   libvirt_uri:
@@ -488,6 +497,7 @@ actions:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.attachment_records import libvirt_check_skipped
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.ceph_connection import (
     ceph_connection_argument_spec,
     cluster_connection,
@@ -530,16 +540,18 @@ def result_entry(plan: ImagePlan) -> dict:
     return dict(entry, changed=bool(plan.changes))
 
 
-def libvirt_references(params: dict, requests: list) -> dict | None:
+def libvirt_references(params: dict, requests: list) -> tuple[dict | None, str | None]:
     """Which images this host's libvirt domains use, when a deletion is asked for and
-    libvirt can be asked; None when the check does not run."""
-    if not params["check_libvirt"] or LIBVIRT_IMPORT_ERROR or all(r["state"] != "absent" for r in requests):
-        return None
+    libvirt can be asked (None when the check does not run), and why it could not run."""
+    if not params["check_libvirt"] or all(r["state"] != "absent" for r in requests):
+        return None, None
+    if LIBVIRT_IMPORT_ERROR:
+        return None, libvirt_check_skipped("python3-libvirt is not installed")
     try:
         with libvirt_connection(params["libvirt_uri"]) as conn:
-            return rbd_image_references(conn)
-    except UnreachableError:
-        return None
+            return rbd_image_references(conn), None
+    except UnreachableError as error:
+        return None, libvirt_check_skipped(str(error))
 
 
 def batch_label(index: int, spec: str) -> str:
@@ -551,7 +563,9 @@ def converge(module: AnsibleModule) -> dict:
     params = module.params
     batch = params["images"] is not None
     requests = normalize_requests(params, params["images"])
-    domain_refs = libvirt_references(params, requests)
+    domain_refs, skipped = libvirt_references(params, requests)
+    if skipped:
+        module.warn(skipped)
     with cluster_connection(params) as cluster:
         details = ReadDetails(usage=params["with_usage"], watchers=params["with_watchers"])
         plans = converge_images(cluster, requests, module.check_mode, details,

@@ -101,6 +101,27 @@ def read_image(ceph, pool: str, name: str, length: int, offset: int = 0, namespa
         return image.read(offset, length)
 
 
+def image_metadata(ceph, pool: str, name: str, namespace: str = "") -> dict[str, str]:
+    """Every metadata key of an image, as the rbd CLI shows them (image-meta list)."""
+    import rbd  # pylint: disable=import-outside-toplevel
+
+    with rbd_ioctx(ceph, pool, namespace) as ioctx, rbd.Image(ioctx, name, read_only=True) as image:
+        return dict(image.metadata_list())
+
+
+def attachment_records(ceph, pool: str, name: str, namespace: str = "") -> list[tuple[str, str]]:
+    """(host, domain) of each attachment record (metadata limiquantix.attached/<uuid>) on an image."""
+    import json  # pylint: disable=import-outside-toplevel
+
+    records = []
+    for key, value in image_metadata(ceph, pool, name, namespace).items():
+        if key.startswith("limiquantix.attached/"):
+            data = json.loads(value)
+            assert key == "limiquantix.attached/" + data["uuid"]
+            records.append((data["host"], data["domain"]))
+    return sorted(records)
+
+
 def image_size(ceph, pool: str, name: str, namespace: str = "") -> int:
     import rbd  # pylint: disable=import-outside-toplevel
 

@@ -151,6 +151,9 @@ def test_bad_input_fails_and_changes_nothing(testenv, ceph, client):
         ({"name": "bad name"}, "is not valid"),
         ({"name": client, "caps": {"rgw": "allow *"}}, "unknown services ['rgw']"),
         ({"name": client, "rotate": True, "state": "absent"}, "rotate needs state=present"),
+        ({"name": client, "restore_key": "AQAAAAAAAAAAABAAAAAAAAAAAAAAAAAAAAAAAA==", "state": "absent"},
+         "restore_key needs state=present"),
+        ({"name": client, "restore_key": "AQAAAAAAAAAAABAAAAAAAAAAAAAAAAAAAAAAAA=="}, "does not exist; nothing to restore"),
         ({"name": client, "pools": ["a b"]}, "not a valid pool"),
         ({"name": client, "caps": {"mon": "profile rbd"}, "pools": ["a"]}, "mutually exclusive"),
     ]
@@ -158,3 +161,28 @@ def test_bad_input_fails_and_changes_nothing(testenv, ceph, client):
         result = run_module("ceph_client_key", args)
         assert result.failed and message in result.msg, (args, result.msg)
         assert auth_get(ceph, entity) is None
+
+
+def test_restore_key_puts_a_previous_key_back_with_the_caps(testenv, ceph, client):
+    entity = f"client.{client}"
+    args = {"name": client, "pools": ["vols"]}
+    assert run_module("ceph_client_key", args).changed
+    old_key = auth_get(ceph, entity)["key"]
+    assert run_module("ceph_client_key", dict(args, rotate=True)).changed
+    new_key = auth_get(ceph, entity)["key"]
+    assert new_key != old_key
+    restore = dict(args, restore_key=old_key)
+    predicted = run_module("ceph_client_key", restore, check=True)
+    assert predicted.changed and auth_get(ceph, entity)["key"] == new_key
+    restored = run_module("ceph_client_key", restore)
+    assert restored.changed and not restored.failed, restored.msg
+    assert auth_get(ceph, entity)["key"] == old_key
+    assert auth_get(ceph, entity)["caps"]["osd"] == "profile rbd pool=vols"
+    assert old_key not in restored.stdout and new_key not in restored.stdout
+    assert not can_connect(testenv["CEPH_CONF"], client, new_key)
+    for check in (True, False):
+        again = run_module("ceph_client_key", restore, check=check)
+        assert not again.changed and not again.failed, again.msg
+    refused = run_module("ceph_client_key", dict(args, restore_key=old_key, rotate=True))
+    assert refused.failed and "mutually exclusive" in refused.msg
+    assert auth_get(ceph, entity)["key"] == old_key

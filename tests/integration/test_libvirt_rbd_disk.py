@@ -18,6 +18,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from .cephstate import (
+    attachment_records,
     create_client_key,
     create_image,
     create_pool,
@@ -66,6 +67,7 @@ def lab(testenv, ceph):
         yield {
             "conn": conn, "dom": dom, "name": name, "pool": name, "entity": entity, "key": key,
             "secret_uuid": secret_uuid, "usage": f"{name} secret", "mon": v1, "type": domain_type,
+            "host": conn.getHostname(),
         }
     finally:
         remove_domain(conn, name)
@@ -82,6 +84,8 @@ def disk_args(lab, **overrides):
         "domain": lab["name"], "target": "vdb", "pool": lab["pool"], "image": "vol-a",
         "mon_hosts": [lab["mon"]], "auth_user": lab["entity"].split(".", 1)[1],
         "secret_uuid": lab["secret_uuid"], "serial": "vol-a",
+        # the attachment record is written as the disks' own client (profile rbd suffices)
+        "user": lab["entity"].split(".", 1)[1], "key": lab["key"],
     }
     args.update(overrides)
     return {key: value for key, value in args.items() if value is not None}
@@ -152,14 +156,18 @@ def test_attach_start_hotplug_resize_swap_and_detach(lab, ceph, tmp_path):
     # check -> apply -> check -> apply on the stopped domain: config only
     check = run_module("libvirt_rbd_disk", args, check=True)
     assert check.changed and not check.failed, check.msg
-    assert (check["live"], check["config"], check["actions"]) == (False, True, ["config: attach"])
+    record_a = f"record attachment of {pool}/vol-a to domain {lab['name']} on host {lab['host']}"
+    assert (check["live"], check["config"], check["actions"]) == (False, True, ["config: attach", record_a])
     assert check.diff == {"before": {"config": None}, "after": {"config": check["xml"]}}
     assert disk_in(xml_of(lab, "config"), "vdb") is None
+    assert attachment_records(ceph, pool, "vol-a") == []
 
     applied = run_module("libvirt_rbd_disk", args)
     assert applied.changed and not applied.failed, applied.msg
     assert applied["xml"] == check["xml"]
     assert applied.diff == check.diff
+    assert applied["actions"] == check["actions"]
+    assert attachment_records(ceph, pool, "vol-a") == [(lab["host"], lab["name"])]
     disk = disk_in(xml_of(lab, "config"), "vdb")
     assert disk.find("source").attrib == {"protocol": "rbd", "name": f"{pool}/vol-a"}
     assert disk.find("driver").get("cache") == "writeback" and disk.find("driver").get("discard") == "unmap"
@@ -192,7 +200,9 @@ def test_attach_start_hotplug_resize_swap_and_detach(lab, ceph, tmp_path):
     scsi = disk_args(lab, target="sdb", image="vol-b", serial=None, cache="none", io="native")
     plugged = run_module("libvirt_rbd_disk", scsi)
     assert plugged.changed and not plugged.failed, plugged.msg
-    assert plugged["actions"] == ["live: attach", "config: attach"]
+    assert plugged["actions"] == ["live: attach", "config: attach",
+                                  f"record attachment of {pool}/vol-b to domain {lab['name']} on host {lab['host']}"]
+    assert attachment_records(ceph, pool, "vol-b") == [(lab["host"], lab["name"])]
     assert len(rbd_watchers(ceph, pool, "vol-b")) == 1
     assert disk_in(xml_of(lab, "live"), "sdb").find("target").get("bus") == "scsi"
     assert disk_in(xml_of(lab, "config"), "sdb") is not None
@@ -232,20 +242,30 @@ def test_attach_start_hotplug_resize_swap_and_detach(lab, ceph, tmp_path):
     assert f"its source is {pool}/vol-b, not {pool}/vol-c" in refused.msg and "replace: true" in refused.msg
     assert (xml_of(lab, "live"), xml_of(lab, "config")) == (live_before, config_before)
     swapped = run_module("libvirt_rbd_disk", dict(swap, replace=True))
-    assert swapped.changed and swapped["actions"] == ["live: replace", "config: update"], swapped.msg
+    assert swapped.changed and swapped["actions"] == [
+        "live: replace", "config: update",
+        f"record attachment of {pool}/vol-c to domain {lab['name']} on host {lab['host']}",
+        f"remove attachment record of {pool}/vol-b for domain {lab['name']} on host {lab['host']}"], swapped.msg
+    assert attachment_records(ceph, pool, "vol-b") == []
+    assert attachment_records(ceph, pool, "vol-c") == [(lab["host"], lab["name"])]
     assert rbd_watchers(ceph, pool, "vol-b") == [] and len(rbd_watchers(ceph, pool, "vol-c")) == 1
     assert disk_in(xml_of(lab, "config"), "sdb").find("source").get("name") == f"{pool}/vol-c"
 
     # hot-unplug the scsi volume: check, apply (watcher gone), again (no change)
     gone = {"domain": lab["name"], "target": "sdb", "state": "absent"}
     check = run_module("libvirt_rbd_disk", gone, check=True)
-    assert check.changed and check["actions"] == ["live: detach", "config: detach"]
+    assert check.changed and check["actions"] == [
+        "live: detach", "config: detach",
+        f"remove attachment record of {pool}/vol-c for domain {lab['name']} on host {lab['host']}"]
     assert check.diff["after"] == {"live": None, "config": None}
     assert disk_in(xml_of(lab, "live"), "sdb") is not None
+    assert attachment_records(ceph, pool, "vol-c") == [(lab["host"], lab["name"])]
     detached = run_module("libvirt_rbd_disk", gone)
     assert detached.changed and not detached.failed, detached.msg
     assert disk_in(xml_of(lab, "live"), "sdb") is None and disk_in(xml_of(lab, "config"), "sdb") is None
     assert rbd_watchers(ceph, pool, "vol-c") == []
+    assert detached["actions"] == check["actions"]
+    assert attachment_records(ceph, pool, "vol-c") == []
     assert run_module("libvirt_rbd_disk", gone).changed is False
 
     # a virtio disk on a guest without OS ignores the unplug: reported, config kept
@@ -256,16 +276,20 @@ def test_attach_start_hotplug_resize_swap_and_detach(lab, ceph, tmp_path):
     assert ignored.seconds < 5 + 3 + 15
     assert xml_of(lab, "config") == config_before
     assert disk_in(xml_of(lab, "live"), "vdb") is not None
+    # the detach was not verified: the record stays, and so does the protection
+    assert attachment_records(ceph, pool, "vol-a") == [(lab["host"], lab["name"])]
 
 
-def test_config_only_change_on_a_running_domain_warns_and_detach_from_a_stopped_domain(lab):
+def test_config_only_change_on_a_running_domain_warns_and_detach_from_a_stopped_domain(lab, ceph):
     dom = lab["dom"]
     if not dom.isActive():
         dom.create()
     args = disk_args(lab, target="vdc", image="vol-b", serial=None, live=False,
                      secret_uuid=None, secret_usage=lab["usage"])
     added = run_module("libvirt_rbd_disk", args)
-    assert added.changed and added["actions"] == ["config: attach"], added.msg
+    assert added.changed and added["actions"] == [
+        "config: attach", f"record attachment of {lab['pool']}/vol-b to domain {lab['name']} on host {lab['host']}"
+    ], added.msg
     assert any("keeps its current disk vdc" in w for w in added.get("warnings", []))
     assert disk_in(xml_of(lab, "config"), "vdc").find(".//secret").get("usage") == lab["usage"]
     assert run_module("libvirt_rbd_disk", args).changed is False
@@ -273,6 +297,9 @@ def test_config_only_change_on_a_running_domain_warns_and_detach_from_a_stopped_
     dom.destroy()
     gone = {"domain": lab["name"], "target": "vdc", "state": "absent"}
     removed = run_module("libvirt_rbd_disk", gone)
-    assert removed.changed and removed["actions"] == ["config: detach"], removed.msg
+    assert removed.changed and removed["actions"] == [
+        "config: detach", f"remove attachment record of {lab['pool']}/vol-b for domain {lab['name']} on host {lab['host']}"
+    ], removed.msg
+    assert attachment_records(ceph, lab["pool"], "vol-b") == []
     assert disk_in(xml_of(lab, "config"), "vdc") is None
     assert run_module("libvirt_rbd_disk", gone).changed is False

@@ -65,10 +65,12 @@ def test_deleting_a_volume_of_a_stopped_vm_is_refused_and_the_data_survives(ceph
     assert image_names(ceph, pool) == []
 
 
-def test_the_check_is_skipped_when_libvirt_cannot_be_asked(ceph, volume_of_a_stopped_vm):
+def test_the_check_is_skipped_with_a_warning_when_libvirt_cannot_be_asked(ceph, volume_of_a_stopped_vm):
     pool, _domain, _conn = volume_of_a_stopped_vm
     result = run_module("rbd_image", {"pool": pool, "name": "vol-vm", "state": "absent", "check_libvirt": True,
                                       "libvirt_uri": "qemu:///system?socket=/nonexistent/sock"}, check=True)
     assert not result.failed, result.msg
     assert result.changed and result["libvirt_checked"] is False
+    assert any("libvirt check before deleting did not run on this host" in warning
+               for warning in result.get("warnings", [])), result.get("warnings")
     assert image_names(ceph, pool) == ["vol-vm"]
