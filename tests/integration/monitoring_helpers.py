@@ -14,6 +14,8 @@ from .cephstate import mon, set_monitor_option, wait_until
 from .conftest import TESTENV
 
 RBD_STATS_OPTION = "mgr/prometheus/rbd_stats_pools"
+# The exporter settings the tests set (under mgr/prometheus/).
+PROMETHEUS_OPTIONS = ("server_addr", "server_port", "rbd_stats_pools_refresh_interval", "scrape_interval")
 
 
 def config_entry(ceph, who: str, name: str) -> str | None:

@@ -22,6 +22,7 @@ from .cephstate import (
     set_device_class,
 )
 from .conftest import fleet_exec
+from .monitoring_helpers import PROMETHEUS_OPTIONS, config_rm, free_loopback_port, mgr_module_enabled
 from .harness import COLLECTION_ROOT, run_playbook
 from .test_fleet import changed_tasks, failures
 
@@ -54,7 +55,8 @@ def example_for_the_fleet(directory: Path, fleet: dict[str, str]) -> Path:
     (inventory / "hosts.yml").write_text(yaml.safe_dump(hosts))
     settings = yaml.safe_load((inventory / "group_vars" / "all.yml").read_text())
     settings.update(ceph_fsid=fleet["CEPH_FSID"], ceph_mon_hosts=[fleet["TESTENV_MON_ADDR"]],
-                    ceph_conf=fleet["CEPH_CONF"], ceph_keyring=fleet["CEPH_KEYRING"])
+                    ceph_conf=fleet["CEPH_CONF"], ceph_keyring=fleet["CEPH_KEYRING"],
+                    ceph_prometheus_server_addr="127.0.0.1", ceph_prometheus_server_port=free_loopback_port())
     (inventory / "group_vars" / "all.yml").write_text(yaml.safe_dump(settings))
     return inventory
 
@@ -67,6 +69,7 @@ def example(fleet, ceph, tmp_path):
     if len(mon(ceph, "osd ls")) < len(OSDS):
         pytest.fail("the example needs 4 OSDs: tests/testenv/testenv up DIR --osds 4 --hypervisors 3")
     classes = {osd: device_class_of(ceph, osd) for osd in SSD_OSDS}
+    prometheus_was_enabled = mgr_module_enabled(ceph, "prometheus")
     locations = {osd: mon(ceph, "osd find", id=osd)["crush_location"] for osd in OSDS}
     try:
         set_device_class(ceph, SSD_OSDS, "ssd")
@@ -78,6 +81,15 @@ def example(fleet, ceph, tmp_path):
         yield settings, example_for_the_fleet(tmp_path, fleet)
     finally:
         restore_example(fleet, ceph, settings, classes, locations)
+        restore_prometheus(ceph, prometheus_was_enabled)
+
+
+def restore_prometheus(ceph, was_enabled: bool) -> None:
+    """The mgr's exporter as it was: the example enables it (its pools have rbd_stats: true)."""
+    if not was_enabled:
+        mon(ceph, "mgr module disable", module="prometheus")
+    for option in (*PROMETHEUS_OPTIONS, "rbd_stats_pools"):
+        config_rm(ceph, "mgr", f"mgr/prometheus/{option}")
 
 
 def restore_example(fleet, ceph, settings, classes, locations) -> None:

@@ -16,6 +16,7 @@ import pytest
 from .cephstate import create_test_image, delete_pool, mon, write_image
 from .harness import COLLECTION_ROOT, SYSTEM_PYTHON, run_module, run_playbook
 from .monitoring_helpers import (
+    PROMETHEUS_OPTIONS,
     RBD_STATS_OPTION,
     config_entry,
     config_rm,
@@ -28,7 +29,6 @@ from .monitoring_helpers import (
 
 DOCS = COLLECTION_ROOT / "docs" / "monitoring.md"
 SCRAPE_SECONDS = 180
-PROMETHEUS_OPTIONS = ("server_addr", "server_port", "rbd_stats_pools_refresh_interval", "scrape_interval")
 
 
 def documented_metrics() -> list[str]:
