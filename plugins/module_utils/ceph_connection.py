@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import traceback
 from contextlib import contextmanager
 from typing import Any, Iterator
 
 from ansible.module_utils.basic import env_fallback
+from ansible.module_utils.common.warnings import warn
 
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import (
     InvalidInputError,
@@ -104,16 +106,77 @@ def connection_settings(params: dict[str, Any]) -> dict[str, str]:
     }
     if params.get("keyring"):
         keyring = params["keyring"]
-        if not os.path.isfile(keyring):
-            raise InvalidInputError(f"the keyring {keyring} does not exist")
-        if not os.access(keyring, os.R_OK):
-            raise InvalidInputError(f"cannot read the keyring {keyring}: permission denied")
+        check_keyring_file(keyring)
         settings["keyring"] = keyring
-    if params.get("key"):
-        settings["key"] = params["key"]
+    if params.get("key") is not None:
+        settings["key"] = check_key_text(params["key"])
     if params.get("mon_host"):
         settings["mon_host"] = ",".join(params["mon_host"])
     return settings
+
+
+def _file_kind(mode: int) -> str:
+    for test, kind in ((stat.S_ISDIR, "a directory"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a named pipe"),
+                       (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return kind
+    return "not a regular file"
+
+
+def check_keyring_file(path: str) -> None:
+    """Refuse a keyring path that is not a readable regular file, saying what it is.
+
+    A keyring that group or others may read is used, with a warning (ssh refuses such
+    keys; Ceph does not): the task goes on, the operator is told to narrow the mode.
+    """
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise InvalidInputError(f"the keyring {path} does not exist") from None
+    except OSError as exc:
+        raise InvalidInputError(f"cannot read the keyring {path}: {exc.strerror}") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise InvalidInputError(
+            f"the keyring {path} is {_file_kind(info.st_mode)}, not a keyring file: "
+            "give the path of the keyring file itself"
+        )
+    if not os.access(path, os.R_OK):
+        raise InvalidInputError(f"cannot read the keyring {path}: permission denied")
+    if info.st_size == 0:
+        raise InvalidInputError(f"the keyring {path} is empty")
+    readers = [who for bit, who in ((stat.S_IRGRP, "its group"), (stat.S_IROTH, "others"))
+               if info.st_mode & bit]
+    if readers:
+        warn(
+            f"the keyring {path} is readable by {' and '.join(readers)} "
+            f"(mode {stat.S_IMODE(info.st_mode):04o}): a cephx key should be readable by its "
+            f"owner only (chmod 0600 {path})"
+        )
+
+
+def check_key_text(key: Any) -> str:
+    """The ``key`` option as librados gets it; a blank one is refused (and not echoed)."""
+    if not isinstance(key, str) or not key.strip():
+        raise InvalidInputError(
+            "the key option is empty or blank: give the base64 cephx key of the user "
+            "(or leave key unset and use a keyring)"
+        )
+    if any(ord(c) < 32 or ord(c) == 127 for c in key.strip()):
+        raise InvalidInputError("the key option contains control characters: it is not a cephx key")
+    return key.strip()
+
+
+def forget_blank_secrets(module: Any) -> None:
+    """Stop masking blank ``no_log`` values (a space is no secret).
+
+    Ansible masks every ``no_log`` value in the whole result; a ``key`` of ``' '`` would
+    turn every space of the error message into ``********``. Call right after creating
+    the AnsibleModule.
+    """
+    for value in list(module.no_log_values):
+        if isinstance(value, str) and not value.strip():
+            module.no_log_values.discard(value)
 
 
 def _configured_monitors(handle: Any, params: dict[str, Any], conf_path: str | None) -> str:

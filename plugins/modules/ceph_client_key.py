@@ -170,6 +170,7 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.ceph_auth imp
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.ceph_connection import (
     ceph_connection_argument_spec,
     cluster_connection,
+    forget_blank_secrets,
     missing_ceph_bindings,
 )
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import (
@@ -214,6 +215,7 @@ def main() -> None:
         supports_check_mode=True,
         mutually_exclusive=[("caps", "pools")],
     )
+    forget_blank_secrets(module)
     missing = missing_ceph_bindings(need_rbd=False)
     if missing:
         module.fail_json(msg=missing_required_lib(missing[0]), exception=missing[1])

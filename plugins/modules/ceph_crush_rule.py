@@ -127,6 +127,7 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.ceph_connecti
     CephCluster,
     ceph_connection_argument_spec,
     cluster_connection,
+    forget_blank_secrets,
     missing_ceph_bindings,
 )
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.crush import (
@@ -204,6 +205,7 @@ def main() -> None:
         device_class={"type": "str"},
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
+    forget_blank_secrets(module)
     missing = missing_ceph_bindings(need_rbd=False)
     if missing:
         module.fail_json(msg=missing_required_lib(missing[0]), exception=missing[1])

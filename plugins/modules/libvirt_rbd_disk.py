@@ -286,6 +286,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.ceph_connection import (
     ceph_connection_argument_spec,
     cluster_connection,
+    forget_blank_secrets,
     missing_ceph_bindings,
 )
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import CephRbdError
@@ -469,6 +470,7 @@ def main() -> None:
         required_if=[("state", "present", ("pool", "image"))],
         required_by={"secret_uuid": "auth_user", "secret_usage": "auth_user"},
     )
+    forget_blank_secrets(module)
     if LIBVIRT_IMPORT_ERROR:
         module.fail_json(msg=missing_required_lib(LIBVIRT_LIBRARY), exception=LIBVIRT_IMPORT_ERROR)
     try:

@@ -484,6 +484,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.ceph_connection import (
     ceph_connection_argument_spec,
     cluster_connection,
+    forget_blank_secrets,
     missing_ceph_bindings,
 )
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import CephRbdError, UnreachableError
@@ -567,6 +568,7 @@ def main() -> None:
         mutually_exclusive=[("name", "images")],
         required_one_of=[("name", "images")],
     )
+    forget_blank_secrets(module)
     missing = missing_ceph_bindings()
     if missing:
         module.fail_json(msg=missing_required_lib(missing[0]), exception=missing[1])

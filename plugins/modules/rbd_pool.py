@@ -363,6 +363,7 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.ceph_connecti
     CephCluster,
     ceph_connection_argument_spec,
     cluster_connection,
+    forget_blank_secrets,
     missing_ceph_bindings,
 )
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.crush import (
@@ -488,6 +489,7 @@ def apply(cluster: CephCluster, name: str, changes: list[dict[str, Any]]) -> Non
 
 def main() -> None:
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    forget_blank_secrets(module)
     missing = missing_ceph_bindings()
     if missing:
         module.fail_json(msg=missing_required_lib(missing[0]), exception=missing[1])

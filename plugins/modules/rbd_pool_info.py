@@ -208,6 +208,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.ceph_connection import (
     ceph_connection_argument_spec,
     cluster_connection,
+    forget_blank_secrets,
     missing_ceph_bindings,
 )
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import CephRbdError
@@ -220,6 +221,7 @@ def main() -> None:
     argument_spec = ceph_connection_argument_spec()
     argument_spec.update(name={"type": "str"})
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    forget_blank_secrets(module)
     missing = missing_ceph_bindings()
     if missing:
         module.fail_json(msg=missing_required_lib(missing[0]), exception=missing[1])

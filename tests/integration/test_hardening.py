@@ -1,0 +1,203 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Issue 18: defects found by trying to break the collection, each against the real cluster.
+
+Caps injection through a rotation's keyring text, unclear messages (keyring paths, blank
+keys, non-ASCII caps), keyring permissions, and what ANSIBLE_KEEP_REMOTE_FILES keeps.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from .cephstate import (
+    admin_key,
+    create_image,
+    image_names,
+    mon,
+    rbd_ioctx,
+    rbd_watchers,
+    read_image,
+    scratch_rbd_pool,
+    write_image,
+)
+from .harness import run_module
+from .hypervisor_helpers import auth_get, auth_rm
+
+# The value from the issue: a backslash-quote closes the quoted caps value early, the
+# newline starts a new line, and the section rewrites another user's key and caps.
+INJECTED_KEY = "AQBXOgdrERbuMBAAGrwK+zPhC7MU7r0AwADSmg=="
+
+
+def hostile_caps(other: str) -> str:
+    return (f'profile rbd\\"\n[{other}]\n\tkey = {INJECTED_KEY}\n'
+            '\tcaps mon = "allow *')
+
+
+@pytest.fixture
+def two_clients(ceph, unique_name):
+    """A client to rotate and a bystander whose key and caps must never change."""
+    target, other = f"client.{unique_name('rot')}", f"client.{unique_name('other')}"
+    for entity in (target, other):
+        mon(ceph, "auth get-or-create", entity=entity, caps=["mon", "profile rbd", "osd", "profile rbd"])
+    yield target, other
+    for entity in (target, other):
+        auth_rm(ceph, entity)
+
+
+@pytest.mark.parametrize("check_mode", [True, False], ids=["check", "apply"])
+def test_caps_that_would_inject_a_keyring_section_are_refused(ceph, two_clients, check_mode):
+    target, other = two_clients
+    before = {entity: auth_get(ceph, entity) for entity in two_clients}
+    result = run_module("ceph_client_key", {
+        "name": target, "rotate": True,
+        "caps": {"mon": "profile rbd", "osd": hostile_caps(other)},
+    }, check=check_mode)
+    assert result.failed and not result.changed, result.data
+    assert "caps.osd must not contain a line break" in result.msg
+    assert INJECTED_KEY not in result.msg
+    assert {entity: auth_get(ceph, entity) for entity in two_clients} == before
+    assert auth_get(ceph, other)["caps"] == {"mon": "profile rbd", "osd": "profile rbd"}
+
+
+@pytest.mark.parametrize("caps, message", [
+    ("profile rbd\nallow r", "caps.osd must not contain a line break"),
+    ("profile rbd pool=vol\u00e9s", "caps.osd must be ASCII: Ceph caps are ASCII (found U+00E9)"),
+    ("profile rbd pool=a\x00b", "caps.osd must not contain a NUL byte"),
+    ("profile rbd # all", "caps.osd must not contain '#'"),
+], ids=["newline", "non-ascii", "nul", "comment"])
+def test_caps_apply_would_refuse_are_refused_in_check_mode_too(ceph, two_clients, caps, message):
+    target, _other = two_clients
+    before = auth_get(ceph, target)
+    for check_mode in (True, False):
+        for rotate in (True, False):
+            result = run_module("ceph_client_key", {
+                "name": target, "rotate": rotate, "caps": {"mon": "profile rbd", "osd": caps},
+            }, check=check_mode)
+            assert result.failed and not result.changed, result.data
+            assert message in result.msg
+            assert "codec" not in result.msg
+    assert auth_get(ceph, target) == before
+
+
+def test_rotation_keeps_quotes_and_backslashes_in_caps_exact(ceph, two_clients):
+    """The strict encoder escapes what Ceph's keyring parser unescapes: caps round-trip."""
+    target, other = two_clients
+    other_before = auth_get(ceph, other)
+    caps = {"mon": "profile rbd", "osd": 'allow rwx object_prefix "rbd\\data", allow r pool="vols"'}
+    first = run_module("ceph_client_key", {"name": target, "caps": caps})
+    assert first.changed and not first.failed, first.msg
+    key_before = auth_get(ceph, target)["key"]
+    rotated = run_module("ceph_client_key", {"name": target, "caps": caps, "rotate": True})
+    assert rotated.changed and not rotated.failed, rotated.msg
+    real = auth_get(ceph, target)
+    assert real["caps"] == caps and real["key"] != key_before
+    again = run_module("ceph_client_key", {"name": target, "caps": caps})
+    assert not again.changed and not again.failed, again.msg
+    assert auth_get(ceph, other) == other_before
+
+
+@pytest.fixture
+def admin_keyring_copy(testenv, tmp_path):
+    """A copy of the admin keyring whose mode a test may change."""
+    path = tmp_path / "admin.keyring"
+    shutil.copyfile(testenv["CEPH_KEYRING"], path)
+    path.chmod(0o600)
+    return path
+
+
+@pytest.mark.parametrize("kind", ["directory", "dev-null", "fifo"])
+def test_keyring_path_that_is_not_a_file_says_what_it_is(tmp_path, kind):
+    expected = {"directory": "is a directory", "dev-null": "is a character device",
+                "fifo": "is a named pipe"}[kind]
+    if kind == "directory":
+        path = str(tmp_path)
+    elif kind == "dev-null":
+        path = "/dev/null"
+    else:
+        path = str(tmp_path / "pipe")
+        os.mkfifo(path)
+    result = run_module("rbd_pool_info", {"keyring": path})
+    assert result.failed
+    assert f"the keyring {path} {expected}, not a keyring file" in result.msg
+    assert "does not exist" not in result.msg
+
+
+def test_missing_keyring_still_says_it_does_not_exist(tmp_path):
+    result = run_module("rbd_pool_info", {"keyring": str(tmp_path / "missing")})
+    assert result.failed and f"the keyring {tmp_path / 'missing'} does not exist" in result.msg
+
+
+@pytest.mark.parametrize("blank", [" ", "   ", "\t"], ids=["space", "spaces", "tab"])
+def test_blank_key_is_refused_without_a_mangled_mask(blank):
+    result = run_module("rbd_pool_info", {"key": blank})
+    assert result.failed
+    assert result.msg == ("the key option is empty or blank: give the base64 cephx key of the user "
+                          "(or leave key unset and use a keyring)")
+    assert "********" not in result.stdout
+
+
+@pytest.mark.parametrize("mode, readers", [(0o640, "its group"), (0o604, "others"),
+                                           (0o644, "its group and others")])
+def test_keyring_readable_by_others_warns_and_works(admin_keyring_copy, mode, readers):
+    admin_keyring_copy.chmod(mode)
+    result = run_module("rbd_pool_info", {"keyring": str(admin_keyring_copy)})
+    assert not result.failed, result.msg
+    warnings = result.get("warnings") or []
+    assert any(f"the keyring {admin_keyring_copy} is readable by {readers} (mode {mode:04o})" in w
+               and "chmod 0600" in w for w in warnings), warnings
+
+
+def test_private_keyring_gives_no_warning(admin_keyring_copy):
+    result = run_module("rbd_pool_info", {"keyring": str(admin_keyring_copy)})
+    assert not result.failed, result.msg
+    assert not result.get("warnings"), result.get("warnings")
+
+
+def test_keep_remote_files_keeps_a_no_log_key_in_plain_text(testenv, tmp_path):
+    """What docs/security.md says: ANSIBLE_KEEP_REMOTE_FILES keeps no_log options on disk."""
+    remote_tmp = tmp_path / "remote-tmp"
+    key = admin_key(testenv)
+    env = {"ANSIBLE_KEEP_REMOTE_FILES": "1", "ANSIBLE_REMOTE_TMP": str(remote_tmp),
+           "CEPH_KEYRING": "", "CEPH_KEY": ""}
+    result = run_module("rbd_pool_info", {"key": key, "user": "admin"}, env=env)
+    assert not result.failed, result.msg
+    assert key not in result.stdout + result.stderr
+    holding = [path for path in remote_tmp.rglob("*") if path.is_file() and key.encode() in path.read_bytes()]
+    assert holding, f"the key is no longer kept in {remote_tmp}: update docs/security.md"
+    assert all(path.name.startswith("AnsiballZ_") for path in holding), holding
+    without = tmp_path / "remote-tmp-default"
+    env.update(ANSIBLE_KEEP_REMOTE_FILES="0", ANSIBLE_REMOTE_TMP=str(without))
+    result = run_module("rbd_pool_info", {"key": key, "user": "admin"}, env=env)
+    assert not result.failed, result.msg
+    assert not [p for p in Path(without).rglob("*") if p.is_file()]
+
+
+@pytest.fixture(scope="module")
+def pool(ceph):
+    with scratch_rbd_pool(ceph, "hardening") as name:
+        yield name
+
+
+def test_a_read_only_librbd_reader_is_invisible_to_rollback_and_delete(ceph, pool):
+    """What docs/security.md says: a read-only open registers no watcher, so nothing sees it."""
+    import rbd  # pylint: disable=import-outside-toplevel
+
+    create_image(ceph, pool, "ro-vol", 8 << 20)
+    write_image(ceph, pool, "ro-vol", b"A" * 4096)
+    snap = run_module("rbd_snapshot", {"pool": pool, "image": "ro-vol", "name": "s"})
+    assert snap.changed, snap.msg
+    write_image(ceph, pool, "ro-vol", b"B" * 4096)
+    with rbd_ioctx(ceph, pool) as ioctx, rbd.Image(ioctx, "ro-vol", read_only=True) as reader:
+        assert rbd_watchers(ceph, pool, "ro-vol") == []
+        rollback = run_module("rbd_snapshot", {"pool": pool, "image": "ro-vol", "name": "s", "rollback": True})
+        assert rollback.changed and not rollback.failed, rollback.msg
+        assert read_image(ceph, pool, "ro-vol", 4096) == b"A" * 4096
+        removed = run_module("rbd_image", {"pool": pool, "name": "ro-vol", "state": "absent", "force": True})
+        assert removed.changed and not removed.failed, removed.msg
+        assert "ro-vol" not in image_names(ceph, pool)
+        # The reader is not told: its reads of the deleted image return zeros, no error.
+        assert reader.read(0, 4096) == bytes(4096)
