@@ -29,6 +29,10 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, NamedTuple, Optional, Sequence, Tuple, TypeVar
 
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.ceph_connection import CephCluster
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.clone_identity import (
+    check_clone_source,
+    mark_parent_identity,
+)
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import (
     AlreadyExistsError,
     CephRbdError,
@@ -125,6 +129,8 @@ class ImageCatalog:
         self._parents: dict[str, dict[str, Any]] = {}
         self._clone_parents: dict[tuple[int, str, str, int], dict[str, Any] | None] = {}
         self._clone_formats: dict[str, int] = {}
+        # (pool, namespace, clone name) -> its parent's image id (see clone_identity).
+        self.parent_ids: dict[tuple[str, str, str], str] = {}
 
     def names(self, pool: str, namespace: str) -> dict[str, str | None]:
         """Image ids by name in a pool/namespace, listed once (NotFoundError for a missing namespace).
@@ -230,7 +236,8 @@ class ImageCatalog:
             with rbd.Image(ioctx, image_id=image_id, read_only=True) as image:
                 name = image.get_name()
                 snaps = [s["name"] for s in user_snapshots(image) if s["id"] == snap_id]
-        if name not in self.names(pool, namespace) or len(snaps) != 1:
+        listed = self.names(pool, namespace)
+        if name not in listed or listed[name] not in (None, image_id) or len(snaps) != 1:
             return None
         return {"pool": pool, "namespace": namespace, "image": name, "snapshot": snaps[0]}
 
@@ -337,7 +344,8 @@ def describe_image(image: Any, pool: str, namespace: str, name: str, catalog: Im
     }
     watchers = image_watchers(image, exclude_client_id=catalog.own_client_id) if details.watchers else None
     return image_dict(pool, namespace, name, image_id, catalog, settings,
-                      parent=image_parent(image), snapshots=image_snapshots(image), watchers=watchers,
+                      parent=mark_parent_identity(catalog, image, (pool, namespace, name), image_parent(image)),
+                      snapshots=image_snapshots(image), watchers=watchers,
                       used_bytes=used_bytes(image) if details.usage else None)
 
 
@@ -348,6 +356,8 @@ def describe_header(header: dict[str, Any], pool: str, namespace: str, name: str
     parent = catalog.clone_parent(header["parent"]) if header["parent"] else None
     if header["parent"] and parent is None:
         return None
+    if header["parent"]:
+        catalog.parent_ids[(pool, namespace, name)] = header["parent"]["image_id"]
     settings = dict(header, object_size=1 << header["order"], metadata=header["metadata"].items())
     return image_dict(pool, namespace, name, image_id, catalog, settings,
                       parent=parent, snapshots=[], watchers=None, used_bytes=None)
@@ -500,6 +510,8 @@ def plan_request(cluster: CephCluster, catalog: ImageCatalog, request: dict[str,
             catalog.check_data_pool(request["data_pool"])
         if request["clone_from"]:
             extra, parent = _clone_changes(catalog, request)
+    if request["state"] == "present":
+        check_clone_source(catalog, request, current)
     changes = plan_image(current, request, parent["size"] if parent else None)
     if request["state"] == "absent" and current is not None:
         domains = (domain_refs or {}).get((request["pool"], request["namespace"], request["name"]), [])

@@ -16,6 +16,8 @@ import pytest
 from .cephstate import (
     admin_key,
     create_image,
+    create_test_image,
+    image_state,
     image_names,
     mon,
     rbd_ioctx,
@@ -201,3 +203,87 @@ def test_a_read_only_librbd_reader_is_invisible_to_rollback_and_delete(ceph, poo
         assert "ro-vol" not in image_names(ceph, pool)
         # The reader is not told: its reads of the deleted image return zeros, no error.
         assert reader.read(0, 4096) == bytes(4096)
+
+
+@pytest.fixture
+def format2(testenv):
+    """A client that makes clone v2 images (the test cluster's default is v1): their parent
+    can go to the trash while they exist."""
+    import rados  # pylint: disable=import-outside-toplevel
+
+    handle = rados.Rados(conffile=testenv["CEPH_CONF"],
+                         conf={"keyring": testenv["CEPH_KEYRING"], "rbd_default_clone_format": "2"})
+    handle.connect(timeout=30)
+    yield handle
+    handle.shutdown()
+
+
+def _clone_v2(format2, pool, parent, snapshot, child):
+    import rbd  # pylint: disable=import-outside-toplevel
+
+    with rbd_ioctx(format2, pool) as ioctx:
+        rbd.RBD().clone(ioctx, parent, snapshot, ioctx, child, features=1)
+
+
+def _trash(ceph, pool, name):
+    import rbd  # pylint: disable=import-outside-toplevel
+
+    with rbd_ioctx(ceph, pool) as ioctx:
+        rbd.RBD().trash_move(ioctx, name)
+
+
+def test_a_clone_of_a_trashed_parent_is_not_a_clone_of_its_namesake(ceph, format2, pool):
+    create_test_image(ceph, pool, "P4", 8 << 20, features=1, snapshot="s")
+    _clone_v2(format2, pool, "P4", "s", "c4")
+    _trash(ceph, pool, "P4")
+    trashed = {"pool": pool, "namespace": "", "image": "P4", "snapshot": "s", "trash": True}
+    info = run_module("rbd_image_info", {"pool": pool, "name": "c4"})
+    assert not info.failed, info.msg
+    assert info["images"][0]["parent"] == trashed
+    plain = run_module("rbd_image", {"pool": pool, "name": "c4"})
+    assert not plain.failed and not plain.changed, plain.msg
+    assert plain["image"]["parent"] == trashed
+
+    create_test_image(ceph, pool, "P4", 8 << 20, features=1, snapshot="s")
+    before = image_state(ceph, pool, "c4")
+    for check_mode in (True, False):
+        result = run_module("rbd_image", {"pool": pool, "name": "c4", "clone_from": f"{pool}/P4@s"},
+                            check=check_mode)
+        assert result.failed and not result.changed, result.data
+        assert f"image {pool}/c4 is a clone of {pool}/P4@s (in trash) (image id " in result.msg
+        assert f"not of {pool}/P4@s (image id " in result.msg
+        assert "an existing image keeps its clone parent" in result.msg
+    assert image_state(ceph, pool, "c4") == before
+    # The new P4 is really another image: a clone of it is fine and says so.
+    _clone_v2(format2, pool, "P4", "s", "c5")
+    ok = run_module("rbd_image", {"pool": pool, "name": "c5", "clone_from": f"{pool}/P4@s"})
+    assert not ok.failed and not ok.changed, ok.msg
+    assert ok["image"]["parent"] == {"pool": pool, "namespace": "", "image": "P4", "snapshot": "s"}
+
+
+def test_deleting_a_parent_names_its_trashed_child_in_trash(ceph, format2, pool):
+    create_test_image(ceph, pool, "G", 8 << 20, features=1, snapshot="base")
+    _clone_v2(format2, pool, "G", "base", "gchild")
+    _trash(ceph, pool, "gchild")
+    refused = run_module("rbd_image", {"pool": pool, "name": "G", "state": "absent", "force": True})
+    assert refused.failed, refused.data
+    assert f"has clone children {pool}/gchild (in trash)" in refused.msg
+    assert "G" in image_names(ceph, pool)
+
+
+@pytest.mark.parametrize("metadata, message", [
+    ({"owner": "a\x00b"}, "metadata 'owner' value 'a\\x00b' must not contain a NUL byte"),
+    ({"own\x00er": "x"}, "metadata key 'own\\x00er' must not contain a NUL byte"),
+], ids=["value", "key"])
+def test_nul_in_metadata_is_refused(ceph, pool, metadata, message):
+    create_test_image(ceph, pool, "meta-nul", 8 << 20, features=1)
+    try:
+        before = image_state(ceph, pool, "meta-nul")
+        for check_mode in (True, False):
+            result = run_module("rbd_image", {"pool": pool, "name": "meta-nul", "metadata": metadata},
+                                check=check_mode)
+            assert result.failed and not result.changed, result.data
+            assert message in result.msg
+        assert image_state(ceph, pool, "meta-nul") == before
+    finally:
+        run_module("rbd_image", {"pool": pool, "name": "meta-nul", "state": "absent", "force": True})
