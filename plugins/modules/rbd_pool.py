@@ -156,6 +156,9 @@ notes:
     last reported to the manager.
   - C(diff) shows the pool's settings before and after; usage counters (stored, used, objects,
     max_avail, percent_used) are left out of it because they change on their own.
+  - After a change the pool is read again and returned as the cluster holds it. When another
+    client changed a requested quota, C(size) or C(min_size) meanwhile (two runs at once), the
+    task warns that the value did not stick; its own writes succeeded, so it does not fail.
 extends_documentation_fragment:
   - limiquantix.ceph_rbd.connection
   - limiquantix.ceph_rbd.attributes
@@ -386,6 +389,7 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.pool_plan imp
     plan_changes,
     predict_all,
     refuse_deleting_contents,
+    settings_not_kept,
     settings_view,
     wanted_profile,
 )
@@ -509,6 +513,8 @@ def main() -> None:
             if changes and not module.check_mode:
                 apply(cluster, name, changes)
                 after = get_pool(cluster, name)  # rules read again: an EC pool brings a rule of its own
+                for message in settings_not_kept(wanted or {}, after):
+                    module.warn(message)
     except CephRbdError as error:
         module.fail_json(msg=str(error), **error.details)
     module.exit_json(

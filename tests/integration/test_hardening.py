@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from .cephstate import (
     image_state,
     image_names,
     mon,
+    pool_detail,
     rbd_ioctx,
     rbd_watchers,
     read_image,
@@ -287,3 +289,30 @@ def test_nul_in_metadata_is_refused(ceph, pool, metadata, message):
         assert image_state(ceph, pool, "meta-nul") == before
     finally:
         run_module("rbd_image", {"pool": pool, "name": "meta-nul", "state": "absent", "force": True})
+
+
+def test_concurrent_quota_runs_return_what_the_cluster_holds_and_the_loser_says_so(ceph):
+    """Two rbd_pool runs at once with different quotas, five times: every run returns the
+    quota the cluster held when it read back, and a run whose value did not stick warns."""
+    warned_rounds = 0
+    with scratch_rbd_pool(ceph, "hardening-quota") as name:
+        for round_ in range(5):
+            requested = [(2 * round_ + 1) << 20, (2 * round_ + 2) << 20]
+            with ThreadPoolExecutor(2) as executor:
+                results = list(executor.map(
+                    lambda quota: run_module("rbd_pool", {"name": name, "quota_max_bytes": quota}),
+                    requested))
+            final = pool_detail(ceph, name)["quota_max_bytes"]
+            reported = [result["pool"]["quota_max_bytes"] for result in results]
+            for quota, result, got in zip(requested, results, reported):
+                assert not result.failed, result.msg
+                warnings = result.get("warnings") or []
+                if got == quota:
+                    assert not warnings, warnings
+                else:
+                    assert got in requested, (got, requested)
+                    assert any(w.startswith(f"quota_max_bytes is {got} after this run, not the requested "
+                                            f"{quota}: another client changed it meanwhile") for w in warnings), warnings
+                    warned_rounds += 1
+            assert final in reported, (final, reported)
+    print(f"rounds where a run read back the other's quota: {warned_rounds} of 5")
