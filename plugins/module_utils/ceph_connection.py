@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import time
 import traceback
 from contextlib import contextmanager
 from typing import Any, Iterator
@@ -16,6 +17,7 @@ from typing import Any, Iterator
 from ansible.module_utils.basic import env_fallback
 from ansible.module_utils.common.warnings import warn
 
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.deadline import Deadline
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import (
     InvalidInputError,
     NotFoundError,
@@ -192,9 +194,11 @@ def _configured_monitors(handle: Any, params: dict[str, Any], conf_path: str | N
 class CephCluster:
     """An open cluster connection plus cached I/O contexts (one per pool/namespace)."""
 
-    def __init__(self, handle: Any, timeout: int) -> None:
+    def __init__(self, handle: Any, timeout: int, started: float | None = None) -> None:
         self.handle = handle
         self.timeout = timeout
+        # One time budget for the whole task (see deadline.py), from the connection's start.
+        self.deadline = Deadline(timeout, started)
         self._ioctxs: dict[tuple[str, str], Any] = {}
 
     def fsid(self) -> str:
@@ -226,6 +230,7 @@ class CephCluster:
 
         ``inbuf`` is the command's input (what ``ceph -i FILE`` sends), e.g. a keyring
         for ``auth import``: it goes through librados memory, never a command line.
+        ``_timeout`` overrides the connection's timeout for this one command.
         """
         return self._command("mon", prefix, args, inbuf)
 
@@ -234,11 +239,12 @@ class CephCluster:
         return self._command("mgr", prefix, args)
 
     def _command(self, target: str, prefix: str, args: dict[str, Any], inbuf: bytes = b"") -> Any:
+        timeout = args.pop("_timeout", None) or self.timeout
         cmd = {"prefix": prefix, "format": "json"}
         cmd.update({k: v for k, v in args.items() if v is not None})
         call = self.handle.mon_command if target == "mon" else self.handle.mgr_command
         with translated_errors(f"ceph {prefix}"):
-            ret, outbuf, outs = call(json.dumps(cmd), inbuf, timeout=self.timeout)
+            ret, outbuf, outs = call(json.dumps(cmd), inbuf, timeout=timeout)
         if ret != 0:
             detail = (outs or "").strip() or os.strerror(abs(ret))
             raise error_for_errno(ret, f"ceph {prefix}: {detail}", command=prefix)
@@ -285,6 +291,7 @@ def _connect_error(exc: Exception, params: dict[str, Any], monitors: str) -> Exc
 
 def open_cluster(params: dict[str, Any]) -> CephCluster:
     """Connect with the timeouts applied; the caller must call ``close()``."""
+    started = time.monotonic()
     conf_path = resolve_conf_path(params)
     settings = connection_settings(params)
     timeout = params.get("timeout") or DEFAULT_TIMEOUT
@@ -307,7 +314,7 @@ def open_cluster(params: dict[str, Any]) -> CephCluster:
         except Exception:  # pylint: disable=broad-except
             pass
         raise _connect_error(exc, params, monitors) from exc
-    return CephCluster(handle, timeout)
+    return CephCluster(handle, timeout, started)
 
 
 @contextmanager

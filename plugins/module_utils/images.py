@@ -33,6 +33,7 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.clone_identit
     check_clone_source,
     mark_parent_identity,
 )
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.deadline import explain_unreachable
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import (
     AlreadyExistsError,
     CephRbdError,
@@ -148,7 +149,12 @@ class ImageCatalog:
                         "(rbd_pool's namespaces option); rbd_image does not create namespaces",
                         pool=pool, namespace=namespace,
                     )
-            self._names[key] = list_image_ids(self.cluster, pool, namespace)
+            self.cluster.deadline.check(f"list images in {image_spec(pool, namespace, '').rstrip('/')}")
+            try:
+                self._names[key] = list_image_ids(self.cluster, pool, namespace)
+            except CephRbdError as error:
+                self.cluster.deadline.note(error)
+                raise
         return self._names[key]
 
     def pool_name(self, pool_id: int) -> str:
@@ -605,12 +611,23 @@ def _delete(cluster: CephCluster, request: dict[str, Any], changes: list[dict[st
                 rbd.RBD().trash_move(cluster.ioctx(pool, namespace), name)
 
 
+def apply_plan_in_time(cluster: CephCluster, catalog: ImageCatalog, plan: dict[str, Any],
+                       details: ReadDetails) -> dict[str, Any] | None:
+    """:func:`apply_plan` under the task's deadline: a timeout stops the items not yet started."""
+    try:
+        return apply_plan(cluster, catalog, plan, details)
+    except CephRbdError as error:
+        cluster.deadline.note(error)
+        raise
+
+
 def apply_plan(cluster: CephCluster, catalog: ImageCatalog, plan: dict[str, Any],
                details: ReadDetails) -> dict[str, Any] | None:
     """Carry out one image's plan; return the image read back (None once deleted)."""
     request, changes = plan["request"], plan["changes"]
     pool, namespace, name = request["pool"], request["namespace"], request["name"]
     spec = plan["spec"]
+    cluster.deadline.check(f"change image {spec}")
     if request["state"] == "absent":
         _delete(cluster, request, changes)
         catalog.forget(pool, namespace, name, exists=False)
@@ -723,7 +740,7 @@ def converge_images(cluster: CephCluster, requests: list[dict[str, Any]], check_
             plans.append(plan_request(cluster, catalog, request, details,
                                       prefetched.pop(request_spec(request), None), domain_refs))
         except CephRbdError as error:
-            error = explain_permission_error(cluster, error)
+            error = explain_unreachable(cluster, explain_permission_error(cluster, error), request["pool"])
             raise type(error)(label(index, request_spec(request)) + str(error), **error.details) from None
     for plan in plans:
         plan["actions"] = [describe_change(plan["spec"], change) for change in plan["changes"]]
@@ -731,7 +748,7 @@ def converge_images(cluster: CephCluster, requests: list[dict[str, Any]], check_
         return plans
     done: list[str] = []
     for group in apply_groups([(index, plan) for index, plan in enumerate(plans) if plan["changes"]]):
-        outcomes = run_concurrently(lambda item: apply_plan(cluster, catalog, item[1], details), group)
+        outcomes = run_concurrently(lambda item: apply_plan_in_time(cluster, catalog, item[1], details), group)
         failed = None
         for (index, plan), (after, error) in zip(group, outcomes):
             if error is None:

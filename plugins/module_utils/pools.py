@@ -11,6 +11,7 @@ from typing import Any
 
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.ceph_connection import CephCluster
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.crush import crush_rules_by_id
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.deadline import explain_unreachable
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import (
     CephRbdError,
     NoSpaceError,
@@ -317,4 +318,4 @@ def explain_pool_error(cluster: CephCluster, pool: str, error: CephRbdError) -> 
     """
     if isinstance(error, PermissionDeniedError):
         return explain_permission_error(cluster, error)
-    return explain_blocked_write(cluster, pool, error)
+    return explain_unreachable(cluster, explain_blocked_write(cluster, pool, error), pool)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -20,14 +22,18 @@ from .cephstate import (
     create_test_image,
     image_state,
     image_names,
+    health,
     mon,
     pool_detail,
     rbd_ioctx,
     rbd_watchers,
     read_image,
+    cluster_settled,
     scratch_rbd_pool,
+    wait_until,
     write_image,
 )
+from .conftest import TESTENV
 from .harness import run_module
 from .hypervisor_helpers import auth_get, auth_rm
 
@@ -316,3 +322,54 @@ def test_concurrent_quota_runs_return_what_the_cluster_holds_and_the_loser_says_
                     warned_rounds += 1
             assert final in reported, (final, reported)
     print(f"rounds where a run read back the other's quota: {warned_rounds} of 5")
+
+
+@pytest.fixture
+def paused(ceph, pool):
+    """The cluster paused (``ceph osd pause``: the OSDs serve no reads or writes) for one test."""
+    mon(ceph, "osd pause")
+    try:
+        yield pool
+    finally:
+        mon(ceph, "osd unpause")
+
+
+@pytest.mark.parametrize("count, timeout", [(10, 3), (20, 5)])
+def test_timeout_bounds_a_whole_batch_on_a_paused_cluster(ceph, paused, count, timeout):
+    images = [{"name": f"paused-{count}-{index}", "size": "8M"} for index in range(count)]
+    started = time.monotonic()
+    result = run_module("rbd_image", {"pool": paused, "images": images, "timeout": timeout})
+    seconds = time.monotonic() - started
+    assert result.failed, result.data
+    # A bound on the timeout's meaning, not a benchmark: one timeout for the task (not one
+    # per item as before: 34 s and 110 s), plus ansible's start-up and the explanation.
+    assert seconds < 2 * timeout + 10, (seconds, result.msg)
+    assert f"the task's timeout of {timeout} s is spent" in result.msg
+    assert "the cluster is paused (osd flags pauserd,pausewr; 'ceph osd unpause' resumes it)" in result.msg
+    print(f"{count} images, timeout {timeout}: failed after {seconds:.1f} s")
+
+
+def test_a_stopped_osd_holding_pgs_is_named_when_a_task_times_out(testenv, ceph):
+    """A size-1 pool with PGs on a stopped OSD: writes there cannot go anywhere; the task
+    fails within about its timeout naming the down OSD and the inactive PGs of the pool."""
+    with scratch_rbd_pool(ceph, "hardening-size1") as name:
+        mon(ceph, "osd pool set", pool=name, var="size", val="1", yes_i_really_mean_it=True)
+        wait_until("PGs active+clean", lambda: cluster_settled(ceph), seconds=120)
+        subprocess.run([str(TESTENV), "stop", testenv["TESTENV_DIR"], "osd.2"], check=True, timeout=120,
+                       capture_output=True)
+        try:
+            wait_until("osd.2 marked down", lambda: "OSD_DOWN" in (health(ceph).get("checks") or {}),
+                       seconds=60)
+            images = [{"name": f"vol-{index}", "size": "4M"} for index in range(12)]
+            started = time.monotonic()
+            result = run_module("rbd_image", {"pool": name, "images": images, "timeout": 5})
+            seconds = time.monotonic() - started
+            assert result.failed, result.data
+            assert seconds < 2 * 5 + 10, (seconds, result.msg)
+            assert "OSDs down: osd.2" in result.msg, result.msg
+            assert f"PGs of pool {name!r} have no OSD up to serve them (inactive): pg " in result.msg, result.msg
+            print(f"stopped OSD: failed after {seconds:.1f} s: {result.msg}")
+        finally:
+            subprocess.run([str(TESTENV), "start", testenv["TESTENV_DIR"], "osd.2"], check=True, timeout=120,
+                           capture_output=True)
+    wait_until("all OSDs up and PGs active+clean", lambda: cluster_settled(ceph), seconds=180)
