@@ -34,7 +34,7 @@ from .cephstate import (
     write_image,
 )
 from .conftest import TESTENV
-from .harness import run_module
+from .harness import run_module, run_playbook
 from .hypervisor_helpers import auth_get, auth_rm
 
 # The value from the issue: a backslash-quote closes the quoted caps value early, the
@@ -373,3 +373,26 @@ def test_a_stopped_osd_holding_pgs_is_named_when_a_task_times_out(testenv, ceph)
             subprocess.run([str(TESTENV), "start", testenv["TESTENV_DIR"], "osd.2"], check=True, timeout=120,
                            capture_output=True)
     wait_until("all OSDs up and PGs active+clean", lambda: cluster_settled(ceph), seconds=180)
+
+
+@pytest.mark.parametrize("override", [
+    {"ceph_client_user": "libvirt]\n[client.admin"},
+    {"ceph_client_mon_hosts": ["127.0.0.1:6789\n[global]\nkeyring = /tmp/x"]},
+    {"ceph_client_extra_config": {"client": {"rbd cache size": "1\n[client.admin]\nkeyring = /tmp/x"}}},
+    {"ceph_client_extra_config": {"client]\n[global": {"x": "1"}}},
+    {"ceph_client_extra_config": {"client": {"log file = /tmp/x\nrbd cache": "1"}}},
+], ids=["user", "mon-host", "extra-value", "extra-section", "extra-option"])
+def test_ceph_client_role_refuses_values_that_add_lines_to_its_files(tmp_path, override):
+    etc = tmp_path / "etc-ceph"
+    etc.mkdir()
+    play = tmp_path / "play.yml"
+    play.write_text('[{"hosts": "localhost", "gather_facts": false, '
+                    '"roles": [{"role": "limiquantix.ceph_rbd.ceph_client"}]}]')
+    variables = {"ceph_client_config_dir": str(etc), "ceph_client_install_packages": False,
+                 "ceph_client_mon_hosts": ["127.0.0.1:6789"], "ceph_client_key": INJECTED_KEY}
+    variables.update(override)
+    for check_mode in (True, False):
+        result = run_playbook(play, extra_vars=variables, check=check_mode)
+        assert result["_rc"] != 0 and result.failed, result.stdout[-2000:]
+        assert "must be one line each" in result.msg, result.msg
+        assert list(etc.iterdir()) == []
