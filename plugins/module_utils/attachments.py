@@ -113,7 +113,6 @@ def sync_attachment_record(cluster: Any, pool: str, namespace: str, name: str, h
 # ---------------------------------------------------------------- libvirt side (libvirt_rbd_disk)
 
 
-
 def libvirt_host_name(conn: Any) -> str:
     """The name the records give this hypervisor: libvirt's idea of the host name."""
     with translated_errors("read the libvirt host name"):
