@@ -18,8 +18,12 @@ import struct
 import time
 from typing import Any
 
-from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.ceph_connection import CephCluster
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.ceph_connection import (
+    CephCluster,
+    check_keyring_file,
+)
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import (
+    ClusterError,
     InvalidInputError,
     NotFoundError,
 )
@@ -105,17 +109,54 @@ def pool_caps(pools: list[str] | None) -> dict[str, str]:
     return {"mon": "profile rbd", "osd": joined, "mgr": joined}
 
 
+def validate_cap_text(value: Any, what: str) -> str:
+    """A caps string that fits on one keyring line: printable ASCII without ``#`` or ``;``.
+
+    Caps travel as JSON arguments (``auth get-or-create``, ``auth caps``) and, for a
+    rotation, inside a keyring text (``auth import``) whose parser ends a value at a line
+    break and reads ``#``/``;`` as a comment even inside quotes. Refusing those characters
+    here, for every action and in check mode alike, means no value can add a line or a
+    section to that text, and check mode never promises a change that apply refuses.
+    The value is never echoed: it may be hostile.
+    """
+    if not isinstance(value, str):
+        raise InvalidInputError(f"{what} must be a string, got {type(value).__name__}")
+    for char in value:
+        if char == "\x00":
+            raise InvalidInputError(f"{what} must not contain a NUL byte")
+        if char in "\r\n":
+            raise InvalidInputError(f"{what} must not contain a line break: caps are one line")
+        if ord(char) < 32 or ord(char) == 127:
+            raise InvalidInputError(f"{what} must not contain control characters (found U+{ord(char):04X})")
+        if ord(char) > 126:
+            raise InvalidInputError(
+                f"{what} must be ASCII: Ceph caps are ASCII (found U+{ord(char):04X})"
+            )
+        if char in "#;":
+            raise InvalidInputError(
+                f"{what} must not contain {char!r}: Ceph's keyring format reads it as a comment"
+            )
+    return value
+
+
 def desired_caps(caps: dict[str, Any] | None, pools: list[str] | None) -> dict[str, str]:
-    """Exact caps wanted: ``caps`` as given (all of them), else built from ``pools``."""
+    """Exact caps wanted: ``caps`` as given (all of them), else built from ``pools``.
+
+    Every value is checked with :func:`validate_cap_text` (see there why).
+    """
     if caps:
         unknown = sorted(set(caps) - set(CAP_SERVICES))
         if unknown:
             raise InvalidInputError(
                 f"caps has unknown services {unknown}: use {', '.join(CAP_SERVICES)}"
             )
-        return {service: str(value).strip() for service, value in caps.items()
-                if value is not None and str(value).strip()}
-    return pool_caps(pools)
+        wanted = {service: str(value).strip() for service, value in caps.items()
+                  if value is not None and str(value).strip()}
+    else:
+        wanted = pool_caps(pools)
+    for service, value in wanted.items():
+        validate_cap_text(value, f"caps.{service}")
+    return wanted
 
 
 def caps_argument(caps: dict[str, str]) -> list[str]:
@@ -126,13 +167,29 @@ def caps_argument(caps: dict[str, str]) -> list[str]:
     return flat
 
 
+def _quoted(value: str) -> str:
+    """A keyring value in double quotes, escaped the way Ceph's parser reads it back."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def keyring_text(entity: str, key: str, caps: dict[str, str] | None = None) -> str:
-    """A keyring section, as ``ceph auth get`` writes it."""
+    """A keyring section, as ``ceph auth get`` writes it, built by a strict encoder.
+
+    Every value is validated (entity name, base64 key, one-line ASCII caps) and quoted,
+    so the text is exactly one section with one ``key`` line and one line per cap.
+    """
+    entity = entity_name(entity)
+    key = validate_key(key)
     lines = [f"[{entity}]", f"\tkey = {key}"]
     for service in sorted(caps or {}):
-        escaped = caps[service].replace('"', '\\"')
-        lines.append(f'\tcaps {service} = "{escaped}"')
-    return "\n".join(lines) + "\n"
+        if service not in CAP_SERVICES:
+            raise InvalidInputError(f"caps has an unknown service {service!r}")
+        value = validate_cap_text(caps[service], f"caps.{service}")
+        lines.append(f"\tcaps {service} = {_quoted(value)}")
+    text = "\n".join(lines) + "\n"
+    if text.count("\n") != len(lines):  # the checks above make this impossible; keep it so
+        raise InvalidInputError("refusing to build a keyring text with a value that adds a line")
+    return text
 
 
 def parse_keyring(text: str) -> dict[str, str]:
@@ -156,10 +213,14 @@ def read_key_from_keyring(path: str, entity: str) -> str:
     """The key of ``entity`` in the keyring file at ``path`` (read in Python, validated)."""
     wanted = entity_name(entity)
     try:
+        check_keyring_file(path)
+    except InvalidInputError as exc:
+        if not os.path.lexists(path):
+            raise NotFoundError(str(exc)) from None
+        raise
+    try:
         with open(path, encoding="utf-8") as handle:
             text = handle.read()
-    except FileNotFoundError:
-        raise NotFoundError(f"the keyring {path} does not exist") from None
     except OSError as exc:
         raise InvalidInputError(f"cannot read the keyring {path}: {exc.strerror}") from None
     key = parse_keyring(text).get(wanted)
@@ -191,8 +252,17 @@ def set_caps(cluster: CephCluster, entity: str, caps: dict[str, str]) -> None:
 
 
 def import_client(cluster: CephCluster, entity: str, key: str, caps: dict[str, str]) -> None:
-    """Set a client's key and caps at once (``auth import``; creates or replaces)."""
+    """Set a client's key and caps at once (``auth import``; creates or replaces).
+
+    The result is read back: a key or caps other than the ones sent is an error.
+    """
     cluster.mon_command("auth import", inbuf=keyring_text(entity, key, caps).encode("ascii"))
+    after = get_client(cluster, entity)
+    if after is None or after["key"] != key or after["caps"] != caps:
+        raise ClusterError(
+            f"auth import of {entity} did not leave the key and caps that were sent; "
+            f"the monitors hold caps {after['caps'] if after else None}"
+        )
 
 
 def remove_client(cluster: CephCluster, entity: str) -> None:

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import json
 import os
+import stat
+import time
 import traceback
 from contextlib import contextmanager
 from typing import Any, Iterator
 
 from ansible.module_utils.basic import env_fallback
+from ansible.module_utils.common.warnings import warn
 
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.deadline import Deadline
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import (
     InvalidInputError,
     NotFoundError,
@@ -105,18 +109,79 @@ def connection_settings(params: dict[str, Any]) -> dict[str, str]:
     }
     if params.get("keyring"):
         keyring = params["keyring"]
-        if not os.path.isfile(keyring):
-            raise InvalidInputError(f"the keyring {keyring} does not exist")
-        if not os.access(keyring, os.R_OK):
-            raise InvalidInputError(f"cannot read the keyring {keyring}: permission denied")
+        check_keyring_file(keyring)
         settings["keyring"] = keyring
-    if params.get("key"):
-        settings["key"] = params["key"]
+    if params.get("key") is not None:
+        settings["key"] = check_key_text(params["key"])
     if params.get("mon_host"):
         # Any spelling Ceph uses (msgr2 address vectors too), checked and rewritten in
         # Ceph's own syntax; a vector cut at its comma by Ansible's list parsing is rejoined.
         settings["mon_host"] = ceph_mon_host(parse_mon_hosts(params["mon_host"], "mon_host"))
     return settings
+
+
+def _file_kind(mode: int) -> str:
+    for test, kind in ((stat.S_ISDIR, "a directory"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a named pipe"),
+                       (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return kind
+    return "not a regular file"
+
+
+def check_keyring_file(path: str) -> None:
+    """Refuse a keyring path that is not a readable regular file, saying what it is.
+
+    A keyring that group or others may read is used, with a warning (ssh refuses such
+    keys; Ceph does not): the task goes on, the operator is told to narrow the mode.
+    """
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise InvalidInputError(f"the keyring {path} does not exist") from None
+    except OSError as exc:
+        raise InvalidInputError(f"cannot read the keyring {path}: {exc.strerror}") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise InvalidInputError(
+            f"the keyring {path} is {_file_kind(info.st_mode)}, not a keyring file: "
+            "give the path of the keyring file itself"
+        )
+    if not os.access(path, os.R_OK):
+        raise InvalidInputError(f"cannot read the keyring {path}: permission denied")
+    if info.st_size == 0:
+        raise InvalidInputError(f"the keyring {path} is empty")
+    readers = [who for bit, who in ((stat.S_IRGRP, "its group"), (stat.S_IROTH, "others"))
+               if info.st_mode & bit]
+    if readers:
+        warn(
+            f"the keyring {path} is readable by {' and '.join(readers)} "
+            f"(mode {stat.S_IMODE(info.st_mode):04o}): a cephx key should be readable by its "
+            f"owner only (chmod 0600 {path})"
+        )
+
+
+def check_key_text(key: Any) -> str:
+    """The ``key`` option as librados gets it; a blank one is refused (and not echoed)."""
+    if not isinstance(key, str) or not key.strip():
+        raise InvalidInputError(
+            "the key option is empty or blank: give the base64 cephx key of the user "
+            "(or leave key unset and use a keyring)"
+        )
+    if any(ord(c) < 32 or ord(c) == 127 for c in key.strip()):
+        raise InvalidInputError("the key option contains control characters: it is not a cephx key")
+    return key.strip()
+
+
+def forget_blank_secrets(module: Any) -> None:
+    """Stop masking blank ``no_log`` values (a space is no secret).
+
+    Ansible masks every ``no_log`` value in the whole result; a ``key`` of ``' '`` would
+    turn every space of the error message into ``********``. Call right after creating
+    the AnsibleModule: ``module_runner.run_module`` does, for every module.
+    """
+    for value in list(module.no_log_values):
+        if isinstance(value, str) and not value.strip():
+            module.no_log_values.discard(value)
 
 
 def _configured_monitors(handle: Any, params: dict[str, Any], conf_path: str | None) -> str:
@@ -132,9 +197,11 @@ def _configured_monitors(handle: Any, params: dict[str, Any], conf_path: str | N
 class CephCluster:
     """An open cluster connection plus cached I/O contexts (one per pool/namespace)."""
 
-    def __init__(self, handle: Any, timeout: int) -> None:
+    def __init__(self, handle: Any, timeout: int, started: float | None = None) -> None:
         self.handle = handle
         self.timeout = timeout
+        # One time budget for the whole task (see deadline.py), from the connection's start.
+        self.deadline = Deadline(timeout, started)
         self._ioctxs: dict[tuple[str, str], Any] = {}
 
     def fsid(self) -> str:
@@ -197,6 +264,7 @@ class CephCluster:
 
         ``inbuf`` is the command's input (what ``ceph -i FILE`` sends), e.g. a keyring
         for ``auth import``: it goes through librados memory, never a command line.
+        ``_timeout`` overrides the connection's timeout for this one command.
         """
         return self._command("mon", prefix, args, inbuf)
 
@@ -205,11 +273,12 @@ class CephCluster:
         return self._command("mgr", prefix, args)
 
     def _command(self, target: str, prefix: str, args: dict[str, Any], inbuf: bytes = b"") -> Any:
+        timeout = args.pop("_timeout", None) or self.timeout
         cmd = {"prefix": prefix, "format": "json"}
         cmd.update({k: v for k, v in args.items() if v is not None})
         call = self.handle.mon_command if target == "mon" else self.handle.mgr_command
         with translated_errors(f"ceph {prefix}"):
-            ret, outbuf, outs = call(json.dumps(cmd), inbuf, timeout=self.timeout)
+            ret, outbuf, outs = call(json.dumps(cmd), inbuf, timeout=timeout)
         if ret != 0:
             detail = (outs or "").strip() or os.strerror(abs(ret))
             raise error_for_errno(ret, f"ceph {prefix}: {detail}", command=prefix)
@@ -256,6 +325,7 @@ def _connect_error(exc: Exception, params: dict[str, Any], monitors: str) -> Exc
 
 def open_cluster(params: dict[str, Any]) -> CephCluster:
     """Connect with the timeouts applied; the caller must call ``close()``."""
+    started = time.monotonic()
     conf_path = resolve_conf_path(params)
     settings = connection_settings(params)
     timeout = params.get("timeout") or DEFAULT_TIMEOUT
@@ -278,7 +348,7 @@ def open_cluster(params: dict[str, Any]) -> CephCluster:
         except Exception:  # pylint: disable=broad-except
             pass
         raise _connect_error(exc, params, monitors) from exc
-    return CephCluster(handle, timeout)
+    return CephCluster(handle, timeout, started)
 
 
 @contextmanager

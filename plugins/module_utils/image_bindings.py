@@ -130,3 +130,16 @@ def image_settings(image: Any) -> dict[str, Any]:
         "stripe_count": image.stripe_count(),
         "data_pool_id": image.data_pool_id(),
     }
+
+
+@binding_call("read the clone parent id of {spec}", not_found=None)
+def parent_image_id(image: Any, spec: str) -> str | None:
+    """The image id of an open clone's parent (None when it has no parent)."""
+    return image.parent_id()
+
+
+@binding_call("look up image id {image_id} in the trash of {where}", not_found=False)
+def image_id_in_trash(ioctx: Any, image_id: str, where: str) -> bool:
+    """Whether the image with id ``image_id`` is in the RBD trash of the I/O context's pool/namespace."""
+    rbd.RBD().trash_get(ioctx, image_id)
+    return True

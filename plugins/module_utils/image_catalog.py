@@ -47,6 +47,8 @@ class ImageCatalog:
         self._parents: dict[str, dict[str, Any]] = {}
         self._clone_parents: dict[tuple[int, str, str, int], dict[str, Any] | None] = {}
         self._clone_formats: dict[str, int] = {}
+        # (pool, namespace, clone name) -> its parent's image id (see clone_identity).
+        self.parent_ids: dict[tuple[str, str, str], str] = {}
 
     def names(self, pool: str, namespace: str) -> dict[str, str | None]:
         """Image ids by name in a pool/namespace, listed once (NotFoundError for a missing namespace).
@@ -61,7 +63,12 @@ class ImageCatalog:
                     "(rbd_pool's namespaces option); rbd_image does not create namespaces",
                     pool=pool, namespace=namespace,
                 )
-            self._names[key] = namespace_ids(self.cluster, pool, namespace)
+            self.cluster.deadline.check(f"list images in {image_spec(pool, namespace, '').rstrip('/')}")
+            try:
+                self._names[key] = namespace_ids(self.cluster, pool, namespace)
+            except CephRbdError as error:
+                self.cluster.deadline.note(error)
+                raise
         return self._names[key]
 
     def pool_name(self, pool_id: int) -> str:
@@ -144,7 +151,8 @@ class ImageCatalog:
         name, snapshots = name_and_snapshots_by_id(self.cluster.ioctx(pool, namespace), image_id,
                                                    image_spec(pool, namespace, ""))
         snaps = [s["name"] for s in snapshots if s["id"] == snap_id]
-        if name not in self.names(pool, namespace) or len(snaps) != 1:
+        listed = self.names(pool, namespace)
+        if name not in listed or listed[name] not in (None, image_id) or len(snaps) != 1:
             return None
         return {"pool": pool, "namespace": namespace, "image": name, "snapshot": snaps[0]}
 

@@ -20,6 +20,7 @@ from typing import Any, Callable, NamedTuple, Optional, Sequence, Tuple, TypeVar
 
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.attachments import read_attachments
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.ceph_connection import CephCluster
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.clone_identity import mark_parent_identity
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import CephRbdError, NotFoundError
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.image_bindings import (
     image_parent,
@@ -122,7 +123,8 @@ def describe_image(image: Any, pool: str, namespace: str, name: str, catalog: Im
                     metadata=read_image_metadata(catalog.cluster.ioctx(pool, namespace), image_id, spec).items())
     watchers = image_watchers(image, exclude_client_id=catalog.own_client_id) if details.watchers else None
     return image_dict(pool, namespace, name, image_id, catalog, settings,
-                      parent=image_parent(image), snapshots=image_snapshots(image), watchers=watchers,
+                      parent=mark_parent_identity(catalog, image, (pool, namespace, name), image_parent(image)),
+                      snapshots=image_snapshots(image), watchers=watchers,
                       used_bytes=used_bytes(image) if details.usage else None)
 
 
@@ -133,6 +135,8 @@ def describe_header(header: dict[str, Any], pool: str, namespace: str, name: str
     parent = catalog.clone_parent(header["parent"]) if header["parent"] else None
     if header["parent"] and parent is None:
         return None
+    if header["parent"]:
+        catalog.parent_ids[(pool, namespace, name)] = header["parent"]["image_id"]
     settings = dict(header, object_size=1 << header["order"], metadata=header["metadata"].items())
     return image_dict(pool, namespace, name, image_id, catalog, settings,
                       parent=parent, snapshots=[], watchers=None, used_bytes=None)

@@ -26,6 +26,7 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.validation im
     parse_positive_size,
     parse_size,
     positive_int,
+    refuse_nul,
     validate_name,
 )
 
@@ -214,6 +215,8 @@ def normalize_metadata(metadata: Any) -> dict[str, str] | None:
             )
         if isinstance(value, bool) or not isinstance(value, (str, int, float)):
             raise InvalidInputError(f"metadata {key!r} must be a string or a number, got {value!r}")
+        refuse_nul(key, "metadata key")
+        refuse_nul(str(value), f"metadata {key!r} value")
         result[key] = str(value)
     refuse_reserved_metadata_keys(result)
     return result

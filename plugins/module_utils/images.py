@@ -20,6 +20,7 @@ import time
 from typing import Any, Callable
 
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.ceph_connection import CephCluster
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.clone_identity import check_clone_source
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import (
     AlreadyExistsError,
     CephRbdError,
@@ -60,6 +61,7 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.rbd_common im
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.write_errors import (
     explain_permission_error,
     explain_pool_error,
+    explain_unreachable,
 )
 
 
@@ -135,6 +137,8 @@ def plan_request(cluster: CephCluster, catalog: ImageCatalog, request: dict[str,
             catalog.check_data_pool(request["data_pool"])
         if request["clone_from"]:
             extra, parent = _clone_changes(catalog, request)
+    if request["state"] == "present":
+        check_clone_source(catalog, request, current)
     changes = plan_image(current, request, parent["size"] if parent else None)
     if request["state"] == "absent" and current is not None:
         domains = (domain_refs or {}).get((request["pool"], request["namespace"], request["name"]), [])
@@ -203,9 +207,20 @@ class _Target:
                     self.request["name"])
 
 
+def apply_plan_in_time(cluster: CephCluster, catalog: ImageCatalog, plan: ImagePlan,
+                       details: ReadDetails) -> dict[str, Any] | None:
+    """:func:`apply_plan` under the task's deadline: a timeout stops the items not yet started."""
+    try:
+        return apply_plan(cluster, catalog, plan, details)
+    except CephRbdError as error:
+        cluster.deadline.note(error)
+        raise
+
+
 def apply_plan(cluster: CephCluster, catalog: ImageCatalog, plan: ImagePlan,
                details: ReadDetails) -> dict[str, Any] | None:
     """Carry out one image's plan; return the image read back (None once deleted)."""
+    cluster.deadline.check(f"change image {plan.spec}")
     request, target = plan.request, _Target(cluster, catalog, plan, details)
     pool, namespace, name = request["pool"], request["namespace"], request["name"]
     for change in plan.changes:
@@ -306,7 +321,7 @@ def converge_images(cluster: CephCluster, requests: list[dict[str, Any]], check_
             plans.append(plan_request(cluster, catalog, request, details,
                                       prefetched.pop(request_spec(request), None), domain_refs))
         except CephRbdError as error:
-            error = explain_permission_error(cluster, error)
+            error = explain_unreachable(cluster, explain_permission_error(cluster, error), request["pool"])
             raise type(error)(label(index, request_spec(request)) + str(error), **error.details) from None
     for plan in plans:
         plan.actions = [describe_change(plan.spec, change) for change in plan.changes]
@@ -314,7 +329,7 @@ def converge_images(cluster: CephCluster, requests: list[dict[str, Any]], check_
         return plans
     done: list[str] = []
     for group in apply_groups([(index, plan) for index, plan in enumerate(plans) if plan.changes]):
-        outcomes = run_concurrently(lambda item: apply_plan(cluster, catalog, item[1], details), group)
+        outcomes = run_concurrently(lambda item: apply_plan_in_time(cluster, catalog, item[1], details), group)
         failed = None
         for (index, plan), (after, error) in zip(group, outcomes):
             if error is None:

@@ -29,6 +29,7 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.ceph_connecti
     RADOS_LIBRARY,
     RBD_IMPORT_ERROR,
     RBD_LIBRARY,
+    forget_blank_secrets,
 )
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import CephRbdError, library_versions
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.libvirt_connection import (
@@ -84,7 +85,9 @@ def run_module(module: Any, service: Service, bindings: tuple[str, ...] = CEPH) 
     """Run ``service(module)``; return (failed, keyword arguments for exit_json or fail_json).
 
     The module ends with ``(module.fail_json if failed else module.exit_json)(**result)``.
+    Blank ``no_log`` values are not masked (:func:`forget_blank_secrets`), for every module.
     """
+    forget_blank_secrets(module)
     missing = missing_binding(bindings)
     if missing:
         return True, {"msg": missing_required_lib(missing[0]), "exception": missing[1]}

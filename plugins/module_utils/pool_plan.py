@@ -285,6 +285,26 @@ def plan_changes(current: dict[str, Any], wanted: dict[str, Any], defaults: dict
     return changes
 
 
+# Settings read back after an apply to tell whether another client changed them meanwhile.
+KEPT_SETTINGS = ("quota_max_bytes", "quota_max_objects", "size", "min_size")
+
+
+def settings_not_kept(wanted: dict[str, Any], after: dict[str, Any] | None) -> list[str]:
+    """Requested settings that the pool, read again after the apply, does not hold (pure).
+
+    Two runs that set the same pool at once: the monitors keep the last write, and the run
+    that wrote first may read the other's value back. It returns what the cluster holds
+    and says so with these messages (warnings: its own writes succeeded).
+    """
+    if after is None:
+        return []
+    return [
+        f"{key} is {after.get(key)!r} after this run, not the requested {wanted[key]!r}: another "
+        "client changed it meanwhile (the result shows what the cluster holds); run again to converge"
+        for key in KEPT_SETTINGS if key in wanted and after.get(key) != wanted[key]
+    ]
+
+
 def predict(state: dict[str, Any], change: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
     """The pool dict after one change, as Ceph applies it."""
     new = dict(state)

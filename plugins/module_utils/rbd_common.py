@@ -107,8 +107,12 @@ def image_lockers(image: Any) -> list[str]:
 
 
 def image_children(image: Any) -> list[str]:
-    """Clone children of any snapshot of an image, as image specs (needs clone v2 info)."""
+    """Clone children of any snapshot of an image, as image specs (needs clone v2 info).
+
+    A child in the RBD trash is named with `` (in trash)`` appended, as rbd_snapshot does.
+    """
     children = []
     for child in image.list_descendants():
-        children.append(image_spec(child["pool"], child.get("pool_namespace", ""), child["image"]))
+        spec = image_spec(child["pool"], child.get("pool_namespace", ""), child["image"])
+        children.append(f"{spec} (in trash)" if child.get("trash") else spec)
     return sorted(children)

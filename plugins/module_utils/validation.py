@@ -118,6 +118,14 @@ def validate_name(value: Any, kind: str = "name", allow_empty: bool = False) -> 
     return value
 
 
+def refuse_nul(value: str, what: str) -> str:
+    """Refuse a NUL byte: librbd, libvirt and keyrings end a C string there (``a\\0b`` is
+    stored as ``a``, and compared as ``a\\0b`` on the next run)."""
+    if "\x00" in value:
+        raise InvalidInputError(f"{what} {value!r} must not contain a NUL byte")
+    return value
+
+
 def validate_uuid(value: Any, what: str = "uuid") -> str:
     """Return the canonical lower-case form of a UUID or raise."""
     try:

@@ -102,6 +102,10 @@ options:
         while C(require_min_compat_client) is below mimic and C(rbd_default_clone_format) is
         V(auto)), the snapshot is protected first if it is not; with clone format 2 it is left as is.
       - Only used to create the image; an existing image is not re-parented.
+      - For an existing clone the task fails when its parent is another image than the one
+        named. The parent is compared by identity (pool, namespace, image id, snapshot), so a
+        clone of an image moved to the trash is not a clone of an image made since under the
+        same name. An image that is no clone (never was, or flattened) is left as it is.
     type: raw
   flatten:
     description:
@@ -124,6 +128,7 @@ options:
       - When given (even V({})), keys not in the dict are removed; when not set, metadata is left alone.
       - Keys starting with C(conf_) are librbd config overrides and are not managed here
         (use O(qos) for QoS); they are neither returned nor removed.
+      - A key or value with a NUL character is refused (librbd would cut it there).
       - Keys starting with C(limiquantix.) are reserved for the collection's own records (the
         attachment records C(limiquantix.attached/<domain UUID>) of M(limiquantix.ceph_rbd.libvirt_rbd_disk)).
         They cannot be set here, and are neither returned nor removed.
@@ -404,7 +409,10 @@ image:
       returned: always
       sample: null
     parent:
-      description: The clone parent (C(pool), C(namespace), C(image), C(snapshot)); null when the image is no clone.
+      description:
+        - The clone parent (C(pool), C(namespace), C(image), C(snapshot)); null when the image is no clone.
+        - With C(trash=true) when the parent image is in the RBD trash (the key is present only then).
+          The name is the one it had; an image of that name made since is another image.
       type: dict
       returned: always
       sample:

@@ -146,7 +146,10 @@ images:
       returned: always
       sample: null
     parent:
-      description: The clone parent (C(pool), C(namespace), C(image), C(snapshot)); null when the image is no clone.
+      description:
+        - The clone parent (C(pool), C(namespace), C(image), C(snapshot)); null when the image is no clone.
+        - With C(trash=true) when the parent image is in the RBD trash (the key is present only then).
+          The name is the one it had; an image of that name made since is another image.
       type: dict
       returned: always
       sample:

@@ -168,6 +168,9 @@ notes:
     last reported to the manager.
   - C(diff) shows the pool's settings before and after; usage counters (stored, used, objects,
     max_avail, percent_used) are left out of it because they change on their own.
+  - After a change the pool is read again and returned as the cluster holds it. When another
+    client changed a requested quota, C(size) or C(min_size) meanwhile (two runs at once), the
+    task warns that the value did not stick; its own writes succeeded, so it does not fail.
 extends_documentation_fragment:
   - limiquantix.ceph_rbd.connection
   - limiquantix.ceph_rbd.attributes
@@ -404,6 +407,7 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.pool_plan imp
     plan_changes,
     predict_all,
     refuse_deleting_contents,
+    settings_not_kept,
     settings_view,
     wanted_profile,
 )
@@ -522,6 +526,8 @@ def converge(module: AnsibleModule) -> dict[str, Any]:
         if changes and not module.check_mode:
             apply(cluster, name, changes)
             after = get_pool(cluster, name)  # rules read again: an EC pool brings a rule of its own
+            for message in settings_not_kept(wanted or {}, after):
+                module.warn(message)
         stats = None
         if wanted is None or params["rbd_stats"] is not None:  # a deleted pool leaves no entry behind
             stats = converge_rbd_stats(cluster, name, params["rbd_stats"] if wanted else None, module.check_mode)

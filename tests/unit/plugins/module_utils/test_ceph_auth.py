@@ -76,6 +76,37 @@ def test_keyring_round_trip():
     assert ceph_auth.parse_keyring(text + "[client.y]\nkey=abc\n") == {"client.x": key, "client.y": "abc"}
 
 
+def test_keyring_text_escapes_backslash_and_quote_so_caps_stay_one_value():
+    key = ceph_auth.generate_key()
+    text = ceph_auth.keyring_text("client.x", key, {"osd": 'allow r object_prefix "a\\b"'})
+    assert text == f'[client.x]\n\tkey = {key}\n\tcaps osd = "allow r object_prefix \\"a\\\\b\\""\n'
+
+
+@pytest.mark.parametrize("value, message", [
+    ('profile rbd\\"\n[client.other]\n\tcaps mon = "allow *', "must not contain a line break"),
+    ("allow r\rx", "must not contain a line break"),
+    ("allow r\x00x", "must not contain a NUL byte"),
+    ("allow r\x1bx", "control characters"),
+    ("allow r pool=caf\u00e9", "must be ASCII"),
+    ("allow r ; x", "must not contain ';'"),
+    ("allow r # x", "must not contain '#'"),
+])
+def test_caps_that_could_leave_their_line_are_refused_everywhere(value, message):
+    with pytest.raises(InvalidInputError, match=message):
+        ceph_auth.desired_caps({"osd": value}, None)
+    with pytest.raises(InvalidInputError, match=message):
+        ceph_auth.keyring_text("client.x", ceph_auth.generate_key(), {"osd": value})
+    with pytest.raises(InvalidInputError):
+        ceph_auth.desired_caps(None, [value.replace(" ", "_").replace(",", "_").replace("=", "_")])
+
+
+def test_keyring_text_refuses_a_bad_entity_or_key():
+    with pytest.raises(InvalidInputError, match="is not valid"):
+        ceph_auth.keyring_text("client.x]\n[client.y", ceph_auth.generate_key())
+    with pytest.raises(InvalidInputError):
+        ceph_auth.keyring_text("client.x", "AQ==\n[client.y]")
+
+
 def test_read_key_from_keyring(tmp_path):
     key = ceph_auth.generate_key()
     path = tmp_path / "k"

@@ -48,7 +48,13 @@ def test_library_versions_name_the_loaded_libraries():
 
 
 def _module():
-    return SimpleNamespace(params={}, check_mode=False)
+    return SimpleNamespace(params={}, check_mode=False, no_log_values=set())
+
+
+def test_run_module_stops_masking_blank_secrets_for_every_module():
+    module = SimpleNamespace(params={}, check_mode=False, no_log_values={" ", "", "AQBsecret=="})
+    module_runner.run_module(module, lambda _m: {"changed": False})
+    assert module.no_log_values == {"AQBsecret=="}
 
 
 def test_run_module_returns_the_services_result():

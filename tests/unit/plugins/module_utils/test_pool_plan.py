@@ -260,3 +260,14 @@ def test_deleting_a_pool_with_images_or_objects_is_refused_naming_them():
         refuse_deleting_contents("vols", {"images": ["t/vol-1"], "objects": 5}, 1000)
     with pytest.raises(InUseError, match=r"holds 1000 or more object\(s\); not deleted. Set force: true"):
         refuse_deleting_contents("vols", {"images": [], "objects": 1000}, 1000)
+
+
+def test_settings_not_kept_names_only_requested_settings_the_pool_does_not_hold():
+    from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.pool_plan import settings_not_kept
+
+    after = {"quota_max_bytes": 2048, "quota_max_objects": 5, "size": 3, "min_size": 2, "pg_num": 8}
+    assert settings_not_kept({"quota_max_bytes": 2048, "size": 3, "pg_num": 16}, after) == []
+    assert settings_not_kept({"quota_max_bytes": 1024}, after) == [
+        "quota_max_bytes is 2048 after this run, not the requested 1024: another client changed it "
+        "meanwhile (the result shows what the cluster holds); run again to converge"]
+    assert settings_not_kept({"quota_max_bytes": 1024}, None) == []
