@@ -123,8 +123,11 @@ def test_the_artifact_built_beside_a_running_and_a_stopped_demo_is_clean_and_ins
     _assert_clean_artifact(artifact)
 
     install = tmp_path / "collections"
+    # Only the target path counts as installed: a copy in ~/.ansible/collections must not
+    # make ansible-galaxy answer "already installed" and skip the install under test.
     proc = subprocess.run([str(BIN / "ansible-galaxy"), "collection", "install", "--offline", "-p", str(install),
-                           str(artifact)], capture_output=True, text=True, check=False)
+                           str(artifact)], capture_output=True, text=True, check=False,
+                          env=dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(install)))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     installed = install / "ansible_collections" / "limiquantix" / "ceph_rbd"
     assert (installed / "plugins" / "modules" / "rbd_pool_info.py").is_file()
@@ -199,7 +202,7 @@ def _replay(dockerfile: str, context: Path, venv: Path, collections: Path) -> No
         assert proc.returncode == 0, proc.stderr[-2000:]
 
     env = dict(os.environ, PATH=f"{venv / 'bin'}:/usr/bin:/bin", ANSIBLE_GALAXY_DISABLE_GPG_VERIFY="1")
-    env.pop("ANSIBLE_COLLECTIONS_PATH", None)
+    env["ANSIBLE_COLLECTIONS_PATH"] = str(collections)  # as in the image: nothing installed elsewhere
     [galaxy] = re.findall(r"ansible-galaxy collection install (.+)$", dockerfile, re.MULTILINE)
     command = shlex.split(galaxy.replace("$ANSIBLE_GALAXY_CLI_COLLECTION_OPTS", "")
                           .replace("/usr/share/ansible/collections", str(collections)))
@@ -255,6 +258,7 @@ def test_the_execution_environment_builds_and_its_steps_run_volumes_yml_with_ans
         for sub in ("project", "inventory", "env"):
             (private / sub).mkdir(parents=True)
         shutil.copy(installed / "playbooks" / "volumes.yml", private / "project" / "volumes.yml")
+        shutil.copytree(installed / "playbooks" / "tasks", private / "project" / "tasks")  # the health gate it imports
         (private / "inventory" / "hosts").write_text(
             "localhost ansible_connection=local ansible_python_interpreter=/usr/bin/python3\n")
         (private / "env" / "envvars").write_text(yaml.safe_dump({
