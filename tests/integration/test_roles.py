@@ -177,7 +177,8 @@ def test_given_key_wider_mode_and_bad_inputs(testenv, ceph, setup, tmp_path):
         ({"ceph_client_key": base64.b64encode(b"0123456789").decode()}, "must be a base64 cephx key"),
         ({"ceph_client_config_dir": str(tmp_path / "missing")}, f"{tmp_path / 'missing'} does not exist"),
         ({"ceph_client_mon_hosts": ["abc:def:1"]}, "ceph_client_mon_hosts entry 'abc:def:1' is not a monitor address"),
-        ({"ceph_client_mon_hosts": ["10.0.0.1\n[client.admin]"]}, "is not a monitor address"),
+        # refused by the role's first check, before any parsing: no value may add a line or a section
+        ({"ceph_client_mon_hosts": ["10.0.0.1\n[client.admin]"]}, "they are written into ceph.conf and the keyring"),
         ({"ceph_client_key": key, "libvirt_secret_uuid": "nope", "libvirt_secret_key": key},
          "uuid 'nope' is not a valid UUID"),
     ]
