@@ -14,11 +14,12 @@ import traceback
 from contextlib import contextmanager
 from typing import Any, Iterator
 
-from ansible.module_utils.basic import env_fallback
+from ansible.module_utils.basic import env_fallback, missing_required_lib
 from ansible.module_utils.common.warnings import warn
 
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.deadline import Deadline
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import (
+    CephRbdError,
     InvalidInputError,
     NotFoundError,
     PermissionDeniedError,
@@ -69,6 +70,14 @@ def missing_ceph_bindings(need_rbd: bool = True) -> tuple[str, str] | None:
     if need_rbd and RBD_IMPORT_ERROR:
         return RBD_LIBRARY, RBD_IMPORT_ERROR
     return None
+
+
+def require_ceph_bindings(purpose: str = "") -> None:
+    """CephRbdError when a binding is missing, for a module whose Ceph use is optional
+    (``purpose`` starts the message, e.g. "record_attachment needs ")."""
+    missing = missing_ceph_bindings()
+    if missing:
+        raise CephRbdError(f"{purpose}{missing_required_lib(missing[0])}")
 
 
 def resolve_conf_path(params: dict[str, Any]) -> str | None:

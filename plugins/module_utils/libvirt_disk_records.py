@@ -10,8 +10,6 @@ from __future__ import annotations
 from contextlib import ExitStack
 from typing import Any
 
-from ansible.module_utils.basic import missing_required_lib
-
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.attachment_records import (
     ImageRef,
     disk_image,
@@ -22,8 +20,7 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.attachments i
     open_record_cluster,
     sync_domain_records,
 )
-from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.ceph_connection import missing_ceph_bindings
-from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import CephRbdError
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.ceph_connection import require_ceph_bindings
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.libvirt_disk_xml import parse_disk
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.libvirt_domain import (
     domain_identity,
@@ -35,9 +32,7 @@ def records_cluster(stack: ExitStack, params: dict[str, Any], images: set[ImageR
     """The Ceph connection for the attachment records when they are kept for ``images``, else None."""
     if not params["record_attachment"] or not images:
         return None
-    missing = missing_ceph_bindings()
-    if missing:
-        raise CephRbdError(f"record_attachment needs {missing_required_lib(missing[0])}")
+    require_ceph_bindings("record_attachment needs ")
     cluster = open_record_cluster(params)
     stack.callback(cluster.close)
     return cluster

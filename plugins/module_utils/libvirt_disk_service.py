@@ -13,11 +13,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ansible.module_utils.basic import missing_required_lib
-
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.ceph_connection import (
     cluster_connection,
-    missing_ceph_bindings,
+    require_ceph_bindings,
 )
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import CephRbdError
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.libvirt_disk import (
@@ -44,9 +42,7 @@ SCOPES = ("live", "config")  # live changes first: they are the ones a guest can
 
 def image_size(params: dict, disk: dict) -> int:
     """The image's current size, read through librbd with the Ceph connection options."""
-    missing = missing_ceph_bindings()
-    if missing:
-        raise CephRbdError(missing_required_lib(missing[0]))
+    require_ceph_bindings()
     with cluster_connection(params) as cluster:
         with open_image(cluster, disk["pool"], disk["namespace"], disk["image"]) as image:
             return int(image.size())

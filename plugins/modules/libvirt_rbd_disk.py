@@ -391,9 +391,11 @@ def run(module: AnsibleModule) -> dict:
     params = module.params
     wanted, target = wanted_disk(params)
     with libvirt_connection(params["uri"]) as conn, ExitStack() as stack:
-        if find_domain(conn, params["domain"]) is None and clears_stale_record(params):
+        dom = find_domain(conn, params["domain"])
+        if dom is None and clears_stale_record(params):
             return clear_records_of_missing_domain(params, conn, module.check_mode)
-        dom = lookup_domain(conn, params["domain"])
+        if dom is None:
+            dom = lookup_domain(conn, params["domain"])  # raises NotFoundError naming the domain
         plan = plan_domain(params, conn, dom, wanted, target)
         scopes, current, plans = plan["scopes"], plan["current"], plan["plans"]
         records = DiskRecords(stack, params, conn, dom, plan, wanted)
