@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from run import HERE, ROOT, Runner, admin_cluster, ceph_version, drop_pool, fresh_pool, mon, read_env_file
+from run import HERE, Runner, admin_cluster, ceph_version, drop_pool, fresh_pool, mon, test_environment
 
 MIB = 1024 ** 2
 
@@ -168,13 +168,7 @@ def main() -> int:
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    testenv = ROOT / "tests" / "testenv" / "testenv"
-    reuse = os.environ.get("TESTENV_DIR")
-    directory = Path(reuse) if reuse else Path(tempfile.mkdtemp(prefix="ceph-rbd-bench-import-"))
-    if not reuse:
-        subprocess.run([str(testenv), "up", str(directory)], check=True)
-    try:
-        env = read_env_file(directory / "env")
+    with test_environment("ceph-rbd-bench-import-") as env:
         cluster = admin_cluster(env["CEPH_CONF"])
         pool = fresh_pool(cluster)
         mon(cluster, "osd pool set", pool=pool, var="size", val="1", yes_i_really_mean_it=True)
@@ -186,9 +180,6 @@ def main() -> int:
         finally:
             drop_pool(cluster, pool)
             cluster.shutdown()
-    finally:
-        if not reuse:
-            subprocess.run([str(testenv), "down", str(directory)], check=False)
     result = dict(summary(times), times=times, used_mib={k: v // MIB for k, v in methods.used.items()})
     meta = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": platform.machine(),
             "cpus": os.cpu_count(), "size_mib": args.size_mib, "rounds": args.rounds, "ceph": ceph_version(),

@@ -30,7 +30,8 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Callable
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -50,6 +51,21 @@ def read_env_file(path: Path) -> dict[str, str]:
             key, _sep, value = line[len("export "):].partition("=")
             env[key] = shlex.split(value)[0] if value else ""
     return env
+
+
+@contextmanager
+def test_environment(prefix: str) -> Iterator[dict[str, str]]:
+    """The variables of the test environment TESTENV_DIR, or of one started here (and stopped after)."""
+    testenv = ROOT / "tests" / "testenv" / "testenv"
+    reuse = os.environ.get("TESTENV_DIR")
+    directory = Path(reuse) if reuse else Path(tempfile.mkdtemp(prefix=prefix))
+    if not reuse:
+        subprocess.run([str(testenv), "up", str(directory)], check=True)
+    try:
+        yield read_env_file(directory / "env")
+    finally:
+        if not reuse:
+            subprocess.run([str(testenv), "down", str(directory)], check=False)
 
 
 def admin_cluster(conf: str):
@@ -320,13 +336,7 @@ def main() -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
-    testenv = ROOT / "tests" / "testenv" / "testenv"
-    reuse = os.environ.get("TESTENV_DIR")
-    directory = Path(reuse) if reuse else Path(tempfile.mkdtemp(prefix="ceph-rbd-bench-"))
-    if not reuse:
-        subprocess.run([str(testenv), "up", str(directory)], check=True)
-    try:
-        env = read_env_file(directory / "env")
+    with test_environment("ceph-rbd-bench-") as env:
         cluster = admin_cluster(env["CEPH_CONF"])
         with tempfile.TemporaryDirectory() as work:
             runner = Runner(env, Path(work))
@@ -335,9 +345,6 @@ def main() -> int:
                 print(f"measuring N={count} ...", flush=True)
                 rows.append(measure(runner, cluster, count))
         cluster.shutdown()
-    finally:
-        if not reuse:
-            subprocess.run([str(testenv), "down", str(directory)], check=False)
 
     ratio = ratios(rows)
     meta = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": platform.machine(),

@@ -8,8 +8,8 @@ and (a raw one) written into an open image.
 :func:`inspect_source` reads the file's status and its first 512 bytes (never more), so
 that planning and check mode can tell what would happen; :func:`file_sha256` reads it
 whole, once, when its checksum is needed. :func:`write_raw` copies a raw file into an
-image through librbd: what is all zeros is not written (the image reads zeros there
-already), the rest is written by up to ``IN_FLIGHT`` asynchronous writes at once.
+image through librbd: the file's holes are not read and what is all zeros is not written
+(the image reads zeros there already), the rest is written by up to ``IN_FLIGHT`` asynchronous writes at once.
 """
 
 from __future__ import annotations
@@ -125,21 +125,41 @@ class _Writes:
         self.image.flush()
 
 
+def data_segments(fd: int, size: int) -> Iterator[tuple[int, int]]:
+    """(start, end) of the parts of a file that are not holes (``SEEK_DATA``/``SEEK_HOLE``; a file
+    system without holes reports the whole file as data)."""
+    offset = 0
+    while offset < size:
+        try:
+            start = os.lseek(fd, offset, os.SEEK_DATA)
+        except OSError as error:
+            if error.errno == errno.ENXIO:  # nothing but a hole up to the end
+                return
+            raise
+        offset = min(os.lseek(fd, start, os.SEEK_HOLE), size)
+        yield start, offset
+
+
 def write_raw(image: Any, path: str, spec: str) -> None:
-    """Copy a raw file into an open image that reads as zeros; what is all zeros is not written."""
+    """Copy a raw file into an open image that reads as zeros: its holes are not even read, and
+    what is all zeros is not written."""
     writes, zero = _Writes(image), bytes(COPY_CHUNK)
     buffer = bytearray(COPY_CHUNK)
-    view, offset = memoryview(buffer), 0
+    view = memoryview(buffer)
     try:
         with open(path, "rb") as handle:
-            for count in iter(lambda: handle.readinto(buffer), 0):
-                # bytearray == bytes compares with memcmp (a memoryview would compare item by item);
-                # a short last chunk is compared with zeros of its own length.
-                chunk = buffer if count == COPY_CHUNK else buffer[:count]
-                if chunk != (zero if count == COPY_CHUNK else bytes(count)):
-                    for start, end in data_runs(chunk):
-                        writes.write(bytes(view[start:end]), offset + start)
-                offset += count
+            for offset, end in data_segments(handle.fileno(), os.fstat(handle.fileno()).st_size):
+                handle.seek(offset)
+                while offset < end:
+                    count = handle.readinto(view[:min(COPY_CHUNK, end - offset)])
+                    if not count:
+                        break
+                    # bytearray == bytes compares with memcmp (a memoryview would compare item by item)
+                    chunk = buffer if count == COPY_CHUNK else bytes(view[:count])
+                    if chunk != (zero if count == COPY_CHUNK else bytes(count)):
+                        for start, stop in data_runs(chunk):
+                            writes.write(bytes(view[start:stop]), offset + start)
+                    offset += count
     except OSError as error:
         raise _unreadable(path, error) from None
     finally:

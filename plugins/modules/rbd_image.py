@@ -152,10 +152,11 @@ options:
       - A new image is created at the source's virtual size, or at O(size) when that is larger;
         an existing image smaller than the virtual size grows to it, a larger one keeps its size.
         A O(size) smaller than the virtual size is an error.
-      - The data is written sparse, through QEMU's rbd block driver (C(qemu-img convert), Debian
-        packages qemu-utils and qemu-block-extra); ranges of zeros are not written, so a mostly
-        empty disk uses little space. The cephx key is never put on a command line (qemu-img gets
-        a private ceph.conf and keyring, mode 0600, removed afterwards).
+      - The data is written sparse; ranges of zeros (and a raw file's holes) are not written, so a
+        mostly empty disk uses little space. A raw file is copied by the module through librbd; a
+        qcow2 file by C(qemu-img convert) through QEMU's rbd block driver (Debian packages qemu-utils
+        and qemu-block-extra on the managed host). The cephx key is never put on a command line
+        (qemu-img gets a private ceph.conf and keyring, mode 0600, removed afterwards).
       - Idempotent by content. After all data is written, the image's metadata records the
         source's SHA-256, format and file size (keys C(limiquantix.source.*), returned as
         RV(image.source)). A later run imports again only when the file's checksum or format

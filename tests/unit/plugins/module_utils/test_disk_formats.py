@@ -89,8 +89,8 @@ def test_the_record_is_read_only_when_its_checksum_is_there():
     entries = record_entries(source)
     assert entries == {"limiquantix.source.sha256": SHA, "limiquantix.source.format": "qcow2",
                        "limiquantix.source.size": "4096"}
-    assert source_record(list(entries.items()) + [("tenant", "acme")]) == {"sha256": SHA, "format": "qcow2",
-                                                                          "size": 4096}
+    expected = {"sha256": SHA, "format": "qcow2", "size": 4096}
+    assert source_record(list(entries.items()) + [("tenant", "acme")]) == expected
     unfinished = [(k, v) for k, v in entries.items() if not k.endswith("sha256")]
     assert source_record(unfinished) is None and source_record([]) is None
 
