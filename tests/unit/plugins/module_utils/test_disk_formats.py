@@ -3,6 +3,7 @@
 import's planning (size, when to import)."""
 from __future__ import annotations
 
+import hashlib
 import struct
 
 import pytest
@@ -185,3 +186,18 @@ def test_data_runs_skip_zero_blocks_and_join_adjacent_data():
     assert list(data_runs(chunk, block)) == [(0, 8), (16, 24)]
     assert list(data_runs(bytearray(10), block)) == []
     assert list(data_runs(b"\0\0\0\0\0\1", block)) == [(4, 6)]  # a short last block
+
+
+def test_the_file_is_read_whole_only_when_the_record_could_match(tmp_path):
+    from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.image_import import plan_source
+
+    disk = tmp_path / "disk.img"
+    disk.write_bytes(b"\1" * 4096)
+    wanted = request(source=str(disk))
+    fresh = plan_source(wanted, None)
+    assert (fresh["format"], fresh["virtual_size"], fresh["file_size"], fresh["sha256"]) == ("raw", 4096, 4096, None)
+    other_size = imported(record={"sha256": SHA, "format": "raw", "size": 8192})
+    assert plan_source(wanted, other_size)["sha256"] is None
+    same_size = imported(record={"sha256": SHA, "format": "raw", "size": 4096})
+    assert plan_source(wanted, same_size)["sha256"] == hashlib.sha256(b"\1" * 4096).hexdigest()
+    assert plan_source(request(source=str(disk), state="absent"), same_size) is None
