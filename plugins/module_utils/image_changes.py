@@ -46,6 +46,9 @@ class ImageTarget(Protocol):
     def trash(self) -> None:
         """Move the image to the trash."""
 
+    def import_source(self, change: "Import") -> str:
+        """Write the source file's disk into the open image and record it; return its sha256."""
+
 
 @dataclass(frozen=True)
 class Change:
@@ -192,6 +195,33 @@ class Metadata(Qos):
 
 
 @dataclass(frozen=True)
+class Import(Change):
+    """A disk image file's content written into the image (all of it, zeros skipped), then
+    recorded in the image's metadata; ``sha256`` is None when the plan did not need to read
+    the whole file (the change was certain: computed while importing)."""
+
+    path: str
+    format: str
+    file_size: int
+    mtime_ns: int
+    sha256: str | None
+    previous: str | None  # the sha256 the image's record held (None: no finished import)
+    action: ClassVar[str] = "import"
+
+    def describe(self, spec: str) -> str:
+        checksum = f"sha256 {self.sha256}" if self.sha256 else "sha256 computed while importing"
+        replacing = f", replacing the import of sha256 {self.previous}" if self.previous else ""
+        return f"{spec}: import {self.path} ({self.format}, {checksum}){replacing}"
+
+    def predict(self, image: dict[str, Any]) -> None:
+        image["source"] = {"sha256": self.sha256, "format": self.format, "size": self.file_size}
+        image["used_bytes"] = None
+
+    def apply(self, target: ImageTarget) -> None:
+        target.import_source(self)
+
+
+@dataclass(frozen=True)
 class Flatten(Change):
     action: ClassVar[str] = "flatten"
 
@@ -240,7 +270,7 @@ class Trash(Change):
 CHANGE_KINDS: dict[str, type[Change]] = {
     kind.action: kind
     for kind in (Create, Clone, ProtectParentSnapshot, Resize, DisableFeatures, EnableFeatures, Qos, Metadata,
-                 Flatten, RemoveSnapshots, Remove, Trash)
+                 Import, Flatten, RemoveSnapshots, Remove, Trash)
 }
 
 

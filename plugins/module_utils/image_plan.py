@@ -25,6 +25,7 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.image_changes
     DisableFeatures,
     EnableFeatures,
     Flatten,
+    Import,
     Metadata,
     Qos,
     Remove,
@@ -164,10 +165,11 @@ def _settings(state: dict[str, Any], request: dict[str, Any]) -> list[Change]:
 
 
 def plan_image(current: dict[str, Any] | None, request: dict[str, Any],
-               parent_size: int | None = None) -> list[Change]:
+               parent_size: int | None = None, source: dict[str, Any] | None = None) -> list[Change]:
     """Ordered changes turning ``current`` (None when missing) into the request.
 
-    ``parent_size`` is the size of the clone parent's snapshot when a clone is created.
+    ``parent_size`` is the size of the clone parent's snapshot when a clone is created;
+    ``source`` the inspected file of ``request['source']`` (``disk_source.inspect_source``).
 
     Raises InvalidInputError for what cannot be done (shrink without allow_shrink,
     immutable layout, features librbd cannot change). Deletion checks (in use,
@@ -177,8 +179,35 @@ def plan_image(current: dict[str, Any] | None, request: dict[str, Any],
         if current is None:
             return []
         return [Trash() if request["trash"] else Remove()]
+    if source is not None:
+        request = sized_for_source(current, request, source)
     changes, state = _starting_point(current, request, parent_size)
-    return changes + _resize(state, request) + _settings(state, request)
+    return changes + _resize(state, request) + _settings(state, request) + _import(current, source)
+
+
+def sized_for_source(current: dict[str, Any] | None, request: dict[str, Any],
+                     source: dict[str, Any]) -> dict[str, Any]:
+    """The request with the size an import needs: the source's virtual size, or ``size`` when
+    that is larger; an existing larger image keeps its size. A smaller ``size`` is an error."""
+    virtual = source["virtual_size"]
+    if request["size"] is not None and request["size"] < virtual:
+        raise InvalidInputError(
+            f"source {source['path']} holds a disk of {format_size(virtual)} ({virtual} bytes), larger than "
+            f"size {format_size(request['size'])}: set size to at least that, or leave size unset")
+    if request["size"] is None and (current is None or current["size"] < virtual):
+        return dict(request, size=virtual)
+    return request
+
+
+def _import(current: dict[str, Any] | None, source: dict[str, Any] | None) -> list[Change]:
+    """Import the source unless the image's record says it holds this very file (sha256, format)."""
+    if source is None:
+        return []
+    record = (current or {}).get("source")
+    if record and source["sha256"] and (record["sha256"], record["format"]) == (source["sha256"], source["format"]):
+        return []
+    return [Import(path=source["path"], format=source["format"], file_size=source["file_size"],
+                   mtime_ns=source["mtime_ns"], sha256=source["sha256"], previous=(record or {}).get("sha256"))]
 
 
 def describe_change(spec: str, change: Change) -> str:
@@ -236,6 +265,7 @@ def new_image_dict(request: dict[str, Any], parent_image: dict[str, Any] | None,
         "used_bytes": None,
         "qos": {},
         "metadata": {},
+        "source": None,
     }
 
 

@@ -21,6 +21,7 @@ from typing import Any, Callable, NamedTuple, Optional, Sequence, Tuple, TypeVar
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.attachments import read_attachments
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.ceph_connection import CephCluster
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.clone_identity import mark_parent_identity
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.disk_formats import source_record
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import CephRbdError, NotFoundError
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.image_bindings import (
     image_parent,
@@ -91,7 +92,8 @@ def image_dict(pool: str, namespace: str, name: str, image_id: str | None, catal
     and ``used_bytes``.
     """
     features = feature_names(settings["features"])
-    qos, metadata = split_image_metadata(list(settings["metadata"]))
+    entries = list(settings["metadata"])
+    qos, metadata = split_image_metadata(entries)
     data_pool = catalog.pool_name(settings["data_pool_id"]) if "data-pool" in features else None
     return {
         "pool": pool,
@@ -111,6 +113,7 @@ def image_dict(pool: str, namespace: str, name: str, image_id: str | None, catal
         "used_bytes": state["used_bytes"],
         "qos": dict(sorted(qos.items())),
         "metadata": dict(sorted(metadata.items())),
+        "source": source_record(entries),
     }
 
 

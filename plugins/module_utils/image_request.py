@@ -18,6 +18,7 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.attachment_re
     is_reserved_metadata_key,
     refuse_reserved_metadata_keys,
 )
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.disk_formats import SOURCE_FORMATS
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import InvalidInputError
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.validation import (
     format_size,
@@ -87,6 +88,8 @@ IMAGE_OPTIONS: dict[str, tuple[dict[str, Any], Any]] = {
     "metadata": ({"type": "dict"}, None),
     "trash": ({"type": "bool"}, False),
     "force": ({"type": "bool"}, False),
+    "source": ({"type": "path"}, None),
+    "source_format": ({"type": "str", "choices": list(SOURCE_FORMATS)}, "auto"),
 }
 OPTION_DEFAULTS = {name: default for name, (_spec, default) in IMAGE_OPTIONS.items() if default is not None}
 
@@ -126,6 +129,8 @@ class ImageRequest(TypedDict):
     metadata: Optional[dict[str, str]]
     trash: bool
     force: bool
+    source: Optional[str]  # path of a disk image file on the managed host
+    source_format: str  # auto, raw, qcow2
 
 
 # ---------------------------------------------------------------- features
@@ -324,10 +329,26 @@ def normalize_request(options: dict[str, Any]) -> dict[str, Any]:
         trash=bool(options.get("trash")),
         force=bool(options.get("force")),
     )
+    request.update(_source_options(options, request))
     _check_layout(request)
     if request["clone_from"] and request["features"] is not None and "layering" not in request["features"]:
         raise InvalidInputError("a clone needs the 'layering' feature: add it to features")
     return request
+
+
+def _source_options(options: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
+    """``source`` (an absolute path, not with clone_from) and ``source_format``."""
+    source, source_format = options.get("source"), options.get("source_format") or "auto"
+    if source_format not in SOURCE_FORMATS:
+        raise InvalidInputError(f"source_format must be one of {', '.join(SOURCE_FORMATS)}, got {source_format!r}")
+    if source is None or request["state"] == "absent":
+        return {"source": None, "source_format": source_format}
+    if not isinstance(source, str) or not source.startswith("/"):
+        raise InvalidInputError(f"source must be the absolute path of a disk image file, got {source!r}")
+    refuse_nul(source, "source")
+    if request["clone_from"]:
+        raise InvalidInputError("source and clone_from exclude each other: an image is either imported or a clone")
+    return {"source": source, "source_format": source_format}
 
 
 def _check_layout(request: dict[str, Any]) -> None:

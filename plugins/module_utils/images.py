@@ -34,13 +34,23 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.image_binding
     trash_image,
 )
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.image_catalog import ImageCatalog, namespace_ids
-from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.image_changes import Change, ProtectParentSnapshot
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.image_changes import (
+    Change,
+    Import,
+    ProtectParentSnapshot,
+)
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.image_import import (
+    import_source,
+    plan_source,
+    refuse_import_in_use,
+)
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.image_plan import (
     ImagePlan,
     deletion_plan,
     describe_change,
     plan_image,
     predict_image,
+    sized_for_source,
 )
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.image_request import (
     DEFAULT_FEATURES,
@@ -139,7 +149,11 @@ def plan_request(cluster: CephCluster, catalog: ImageCatalog, request: dict[str,
             extra, parent = _clone_changes(catalog, request)
     if request["state"] == "present":
         check_clone_source(catalog, request, current)
-    changes = plan_image(current, request, parent["size"] if parent else None)
+    source = plan_source(request, current)
+    if source is not None:  # the size the import needs, which creating or resizing uses
+        request = sized_for_source(current, request, source)
+    changes = plan_image(current, request, parent["size"] if parent else None, source)
+    refuse_import_in_use(cluster, catalog, request, current, changes)
     if request["state"] == "absent" and current is not None:
         domains = (domain_refs or {}).get((request["pool"], request["namespace"], request["name"]), [])
         changes = deletion_plan(request, current, dict(users, domains=domains))
@@ -197,6 +211,9 @@ class _Target:
                 if snapshot in unprotect:
                     image.unprotect_snap(snapshot)
                 image.remove_snap(snapshot)
+
+    def import_source(self, change: Import) -> str:
+        return import_source(self.cluster, self.catalog, self.image, self.request, change)
 
     def remove(self) -> None:
         remove_image(self.cluster.ioctx(self.request["pool"], self.request["namespace"]), self.plan.spec,

@@ -145,6 +145,42 @@ options:
       - Does not override the in-use checks.
     type: bool
     default: false
+  source:
+    description:
+      - Import a disk image file into the image. The path of a raw or qcow2 file on the host
+        where the module runs (the managed host), absolute.
+      - A new image is created at the source's virtual size, or at O(size) when that is larger;
+        an existing image smaller than the virtual size grows to it, a larger one keeps its size.
+        A O(size) smaller than the virtual size is an error.
+      - The data is written sparse, through QEMU's rbd block driver (C(qemu-img convert), Debian
+        packages qemu-utils and qemu-block-extra); ranges of zeros are not written, so a mostly
+        empty disk uses little space. The cephx key is never put on a command line (qemu-img gets
+        a private ceph.conf and keyring, mode 0600, removed afterwards).
+      - Idempotent by content. After all data is written, the image's metadata records the
+        source's SHA-256, format and file size (keys C(limiquantix.source.*), returned as
+        RV(image.source)). A later run imports again only when the file's checksum or format
+        differs from that record; the old and new checksums show in C(actions) and C(--diff).
+        The whole file is read for its checksum only when the record could match (same file
+        size); otherwise the import is certain and the checksum is computed while it is written.
+        An import that did not finish leaves no record, so the next run imports again.
+      - Importing writes over the whole image (it is zeroed first; its snapshots keep their data),
+        and is refused while a client has the image open (watchers, for example a running VM).
+      - A missing or unreadable file, a file that is not a disk image, a format other than
+        O(source_format), a qcow2 image with a backing file or encryption, and a source larger
+        than O(size) are errors raised before anything is created or changed.
+      - Not with O(clone_from). Ignored with O(state=absent).
+    type: path
+  source_format:
+    description:
+      - The format of O(source). V(auto) detects it from the file's first bytes; V(raw) and
+        V(qcow2) must match the file, otherwise the task fails.
+      - A file is qcow2 when it starts with the qcow2 magic C(QFI\xfb). Any other file is taken as
+        raw only when its size is a whole, non-zero number of 512-byte sectors and it does not
+        start like another image format (VMDK, VDI, VHD, VHDX, QED, LUKS) or a compressed
+        archive (gzip, xz, bzip2, zstd, zip), which are refused under every O(source_format).
+    type: str
+    choices: [auto, raw, qcow2]
+    default: auto
   with_usage:
     description:
       - Compute C(used_bytes) of each returned image (diff-iterate over the object map;
@@ -186,7 +222,8 @@ options:
       - The batch form, instead of O(name); a list of images, each a dict with the per-image
         options (C(name) and any of C(pool), C(namespace), C(state), C(size), C(allow_shrink),
         C(features), C(object_size), C(stripe_unit), C(stripe_count), C(data_pool),
-        C(clone_from), C(flatten), C(qos), C(metadata), C(trash), C(force)).
+        C(clone_from), C(flatten), C(qos), C(metadata), C(trash), C(force), C(source),
+        C(source_format)).
       - Options set on the task are the defaults of every item; an item's own value wins
         (a dict option such as O(qos) is replaced as a whole, not merged).
       - One cluster connection converges the whole list. Every item is validated and planned
@@ -266,6 +303,15 @@ options:
         description:
           - Like O(force).
         type: bool
+      source:
+        description:
+          - Like O(source).
+        type: path
+      source_format:
+        description:
+          - Like O(source_format).
+        type: str
+        choices: [auto, raw, qcow2]
 extends_documentation_fragment:
   - limiquantix.ceph_rbd.connection
   - limiquantix.ceph_rbd.attributes
@@ -340,6 +386,13 @@ EXAMPLES = r"""
           iops_limit: 5000
       - name: vol-old
         state: absent
+
+- name: Import a cloud image as the golden image (sparse; again only when the file changes)
+  limiquantix.ceph_rbd.rbd_image:
+    pool: limiquantix-images
+    name: debian-12
+    source: /var/lib/limiquantix/images/debian-12-genericcloud-amd64.qcow2
+    source_format: qcow2
 
 - name: Delete a volume with its snapshots (refused while a VM has it open)
   limiquantix.ceph_rbd.rbd_image:
@@ -462,6 +515,18 @@ image:
       returned: always
       sample:
         tenant: acme
+    source:
+      description:
+        - The disk image file last imported into the image (O(source)), as its record says, with
+          C(sha256), C(format) (V(raw) or V(qcow2)) and C(size) (the file's size in bytes);
+          null when no import finished.
+        - In check mode C(sha256) is null when the file was not read whole (the import was certain).
+      type: dict
+      returned: always
+      sample:
+        sha256: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
+        format: qcow2
+        size: 2147483648
 images:
   description:
     - The batch form's images after the task (predicted in check mode), in the order given;

@@ -195,6 +195,18 @@ images:
       returned: always
       sample:
         tenant: acme
+    source:
+      description:
+        - The disk image file last imported into the image (rbd_image's C(source) option), as its record says, with
+          C(sha256), C(format) (V(raw) or V(qcow2)) and C(size) (the file's size in bytes);
+          null when no import finished.
+        - In check mode C(sha256) is null when the file was not read whole (the import was certain).
+      type: dict
+      returned: always
+      sample:
+        sha256: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
+        format: qcow2
+        size: 2147483648
     io_rates:
       description:
         - Client I/O per second from the mgr (see O(with_io_rates)); null when the mgr has no

@@ -17,6 +17,7 @@ PACKAGE = "ansible_collections.limiquantix.ceph_rbd.plugins.module_utils."
 
 LAYERS = {
     "errors": "base", "validation": "base", "deadline": "base", "libvirt_disk_xml": "base", "mon_addresses": "base", "attachment_records": "base",
+    "disk_formats": "base",
     "image_request": "plan", "image_changes": "plan", "image_plan": "plan", "pool_plan": "plan",
     "libvirt_disk": "plan",
     "ceph_connection": "connection", "libvirt_connection": "connection",
@@ -24,7 +25,9 @@ LAYERS = {
     "pools": "binding", "crush": "binding", "health": "binding", "ceph_auth": "binding",
     "libvirt_domain": "binding", "libvirt_secrets": "binding",
     "central_config": "binding", "attachments": "binding", "mgr_modules": "binding", "rbd_stats": "binding", "io_rates": "binding",
+    "disk_source": "binding", "qemu_img": "binding",
     "image_catalog": "service", "image_reads": "service", "clone_identity": "service", "images": "service", "write_errors": "service",
+    "image_import": "service",
     "libvirt_disk_service": "service", "libvirt_disk_records": "service",
     "module_runner": "entry",
 }
