@@ -112,7 +112,9 @@ def test_versions_clone_from_the_named_version_old_clones_keep_their_data_retent
     assert read_image(ceph, pool, "vol-a", 16, 4 * MIB) == bytes(16)  # v2's data is not in v1's clones
 
     # a changed file under the newest version's name: refused, nothing written
-    refused = golden(pool, **dict(second, golden_source=str(v3)))
+    changed_file = dict(second)
+    changed_file["golden_source"] = str(v3)
+    refused = golden(pool, **changed_file)
     assert refused["_rc"] != 0
     assert "version v2 already exists" in " ".join(failures(refused))
     assert "give the new file a new golden_version" in " ".join(failures(refused))
@@ -146,7 +148,9 @@ def test_versions_clone_from_the_named_version_old_clones_keep_their_data_retent
     assert read_image(ceph, pool, "vol-a", 1024) == guest and read_image(ceph, pool, "vol-c", 1024) == guest
 
     # bad retention value: refused before anything is read or changed
-    bad = golden(pool, **dict(third, golden_keep_versions="-1"))
+    negative = dict(third)
+    negative["golden_keep_versions"] = "-1"
+    bad = golden(pool, **negative)
     assert bad["_rc"] != 0 and "golden_keep_versions a whole number" in " ".join(failures(bad))
     assert set(image_snapshots(ceph, pool, "base")) == {"v1", "v3"}
 
@@ -185,8 +189,8 @@ def booting_domain_xml(name: str, pool: str, image: str, client: dict, mon: str,
     return ET.tostring(dom, encoding="unicode")
 
 
-def test_a_clone_of_the_guest_image_boots_from_rbd_and_writes_its_line(testenv, ceph, golden_pool,
-                                                                         boot_client, tmp_path):
+def test_a_clone_of_the_guest_image_boots_from_rbd_and_writes_its_line(
+        testenv, ceph, golden_pool, boot_client, tmp_path):
     import libvirt  # pylint: disable=import-outside-toplevel
 
     pool = golden_pool
