@@ -25,6 +25,7 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import
 
 SOURCE_FORMATS = ("auto", "raw", "qcow2")
 QCOW2_MAGIC = b"QFI\xfb"
+QCOW2_EXTERNAL_DATA_FILE = 1 << 2  # incompatible feature bit: the data lives in another file
 SECTOR = 512
 HEADER_BYTES = 512  # enough for every magic below and the qcow2 header fields read here
 # Magic numbers at offset 0 of formats that are not a raw disk: (magic, what it is, what to do).
@@ -78,6 +79,10 @@ def parse_qcow2_header(head: bytes, path: str) -> dict[str, Any]:
             "make a standalone copy first (qemu-img convert -O qcow2 without -B)")
     if crypt:
         raise InvalidInputError(f"source {path} is an encrypted qcow2 image: import a decrypted copy")
+    if version == 3 and len(head) >= 80 and struct.unpack(">Q", head[72:80])[0] & QCOW2_EXTERNAL_DATA_FILE:
+        raise InvalidInputError(
+            f"source {path} is a qcow2 image whose data is in an external data file (another file it names): "
+            "make a standalone copy first (qemu-img convert -O qcow2)")
     return {"version": version, "virtual_size": size, "cluster_size": 1 << cluster_bits}
 
 

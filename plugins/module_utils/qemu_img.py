@@ -82,6 +82,13 @@ def convert_command(source: dict[str, Any], target: str) -> list[str]:
             "-O", "raw", source["path"], target]
 
 
+def qemu_img_environment() -> dict[str, str]:
+    """The module's environment without the CEPH_* variables: librados would let CEPH_KEYRING and
+    CEPH_ARGS override the private conf (and CEPH_KEY holds a secret qemu-img need not see)."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith("CEPH_")}
+    return dict(env, LC_ALL="C")
+
+
 def convert_to_rbd(cluster: CephCluster, source: dict[str, Any], pool: str, namespace: str, name: str,
                    timeout: float | None = None) -> None:
     """Write the source's disk into the image (which must read as zeros); raise on failure."""
@@ -91,7 +98,7 @@ def convert_to_rbd(cluster: CephCluster, source: dict[str, Any], pool: str, name
         try:
             done = subprocess.run(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, timeout=timeout, check=False,
-                                  env=dict(os.environ, LC_ALL="C"))
+                                  env=qemu_img_environment())
         except FileNotFoundError:
             raise InvalidInputError(f"import into {spec}: {QEMU_IMG} is not installed on this host "
                                     "(Debian: qemu-utils and qemu-block-extra)") from None

@@ -122,6 +122,21 @@ def attachment_records(ceph, pool: str, name: str, namespace: str = "") -> list[
     return sorted(records)
 
 
+def used_bytes(ceph, pool: str, name: str, namespace: str = "") -> int:
+    """Bytes of the image's allocated objects, as ``rbd du`` counts them (diff-iterate, whole objects)."""
+    import rbd  # pylint: disable=import-outside-toplevel
+
+    total = [0]
+
+    def count(_offset: int, length: int, exists: bool) -> int:
+        total[0] += length if exists else 0
+        return 0
+
+    with rbd_ioctx(ceph, pool, namespace) as ioctx, rbd.Image(ioctx, name, read_only=True) as image:
+        image.diff_iterate(0, image.size(), None, count, include_parent=False, whole_object=True)
+    return total[0]
+
+
 def image_size(ceph, pool: str, name: str, namespace: str = "") -> int:
     import rbd  # pylint: disable=import-outside-toplevel
 
