@@ -153,6 +153,11 @@ def test_versions_clone_from_the_named_version_old_clones_keep_their_data_retent
     bad = golden(pool, **negative)
     assert bad["_rc"] != 0 and "golden_keep_versions a whole number" in " ".join(failures(bad))
     assert set(image_snapshots(ceph, pool, "base")) == {"v1", "v3"}
+    # a version name that breaks pool/image@snap specs: refused before the import writes anything
+    hostile = golden(pool, golden_source=str(v2), golden_version="v4@x y")
+    assert hostile["_rc"] != 0 and "without /, @, :, whitespace or NUL" in " ".join(failures(hostile))
+    assert set(image_snapshots(ceph, pool, "base")) == {"v1", "v3"}
+    assert read_image(ceph, pool, "base", 16) == b"golden version 3"
 
     # retire: flatten the clones, remove every version and the base; the clones keep their data
     retire = {"golden_phase": "retire", "golden_volume_ids": ["a", "c"]}
