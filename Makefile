@@ -21,7 +21,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export PATH := $(BIN):$(PATH)
 
 .PHONY: deps packages venv collection test test-unit test-sanity test-lint test-molecule \
-        test-integration test-molecule test-demo test-oldest-core demo demo-clean bench bench-fleet docs clean
+        test-integration test-molecule test-demo test-oldest-core demo demo-clean bench bench-fleet bench-import docs clean
 
 deps: packages venv
 
@@ -159,6 +159,11 @@ demo-clean: collection
 bench: deps collection
 	cd $(COLLECTION) && $(BIN)/python benchmarks/run.py --out $(CURDIR)/benchmarks/results $(BENCH_ARGS)
 	$(SUBMAKE) bench-fleet
+	$(SUBMAKE) bench-import
+
+# rbd_image source: vs rbd import and qemu-img convert, 1 GiB 90 % zeros (BENCH_IMPORT_ARGS: --size-mib, --rounds).
+bench-import: collection
+	cd $(COLLECTION) && $(BIN)/python benchmarks/image_import.py --out $(CURDIR)/benchmarks/results $(BENCH_IMPORT_ARGS)
 
 # hypervisors.yml on 1, 2 and 4 hosts of a fleet of its own (127.0.8.x), or FLEET_TESTENV_DIR.
 bench-fleet: collection

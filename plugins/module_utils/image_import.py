@@ -9,12 +9,13 @@ finished one.
 Reading: planning reads the file's status and first 512 bytes; it reads the whole file
 (its sha256) only when the image's record could say it holds this file already (a record
 of the same file size). When the change is certain (no record, another size), the
-checksum is computed while qemu-img writes, in a second thread, so a real run reads the
-file once more at most, and check mode never reads it whole.
+checksum is computed by a second thread while the data is written, so check mode never
+reads the file whole and a real run reads it at most twice (the second read from the page cache).
 
 Writing: the image is opened read-write (no other client may have it open), its record is
 removed, all of it is zeroed (full objects deallocated: sparse, and old data gone; its
-snapshots keep theirs), qemu-img writes the source's data (zeros skipped), and only then
+snapshots keep theirs), the source's data is written (zeros skipped: a raw file through
+librbd here, a qcow2 one by qemu-img through QEMU's rbd driver), and only then
 is the record (sha256, format, file size) written. A run that stops anywhere before the
 end leaves no record, so the next run imports again.
 """
@@ -33,6 +34,7 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.disk_source i
     file_sha256,
     inspect_source,
     unchanged_since,
+    write_raw,
 )
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import InUseError, InvalidInputError
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.image_catalog import ImageCatalog
@@ -75,16 +77,24 @@ def refuse_import_in_use(cluster: CephCluster, catalog: ImageCatalog, request: d
         raise _in_use(image_spec(pool, namespace, name), watchers)
 
 
-def _copy(cluster: CephCluster, change: Import, request: dict[str, Any]) -> str:
-    """Run qemu-img and, meanwhile, hash the file when the plan did not; return the sha256."""
-    source = {"path": change.path, "format": change.format}
+def _write(cluster: CephCluster, image: Any, change: Import, request: dict[str, Any]) -> None:
+    """A raw file through librbd on the open image; a qcow2 one by qemu-img through QEMU's rbd driver."""
     where = (request["pool"], request["namespace"], request["name"])
+    if change.format == "raw":
+        write_raw(image, change.path, image_spec(*where))
+    else:
+        convert_to_rbd(cluster, {"path": change.path, "format": change.format}, *where)
+
+
+def _copy(cluster: CephCluster, image: Any, change: Import, request: dict[str, Any]) -> str:
+    """Write the file into the image and, meanwhile (a second thread, a second sequential read
+    from the page cache), hash it when the plan did not; return its sha256."""
     if change.sha256:
-        convert_to_rbd(cluster, source, *where)
+        _write(cluster, image, change, request)
         return change.sha256
     with ThreadPoolExecutor(max_workers=1) as executor:
         hashing = executor.submit(file_sha256, change.path)
-        convert_to_rbd(cluster, source, *where)
+        _write(cluster, image, change, request)
         return hashing.result()
 
 
@@ -101,8 +111,10 @@ def import_source(cluster: CephCluster, catalog: ImageCatalog, image: Any, reque
             image.metadata_remove(key)
     image.write_zeroes(0, image.size())
     image.flush()
-    sha256 = _copy(cluster, change, request)
-    if not unchanged_since({"path": change.path, "file_size": change.file_size, "mtime_ns": change.mtime_ns}):
+    sha256 = _copy(cluster, image, change, request)
+    same_file = change.sha256 in (None, sha256)
+    if not same_file or not unchanged_since({"path": change.path, "file_size": change.file_size,
+                                             "mtime_ns": change.mtime_ns}):
         raise InvalidInputError(
             f"source {change.path} changed while it was imported into {spec}: the image holds no finished "
             "import (no record); run again once the file is complete")

@@ -253,16 +253,18 @@ stat -c '%a %n' "$dir" "$dir"/* > {directory}/modes
 def test_an_interrupted_import_is_not_taken_for_a_finished_one(ceph, pool, tmp_path, imported):
     name, raw, _data = imported
     data = make_raw(raw, b"after the crash")
-    # The module process is killed once all data is written, before the record is.
+    source = tmp_path / "new.qcow2"
+    make_qcow2(raw, source)
+    # The module process is killed once qemu-img has written all data, before the record is.
     env = fake_qemu_img(tmp_path / "bin", "kill -9 $PPID")
-    killed = image({"pool": pool, "name": name, "source": str(raw)}, env=env)
+    killed = image({"pool": pool, "name": name, "source": str(source)}, env=env)
     assert killed.failed, killed.data
     assert record(ceph, pool, name) == {}
     assert read_image(ceph, pool, name, SIZE) == data
 
     # The killed client stays a watcher until the OSDs time its watch out (30 s): an operator
     # who knows it is dead blocklists it, as here; until then the import is refused.
-    refused = image({"pool": pool, "name": name, "source": str(raw)})
+    refused = image({"pool": pool, "name": name, "source": str(source)})
     assert refused.failed and "is open by (watchers)" in refused.msg, refused.data
     dead = rbd_watchers(ceph, pool, name)
     for addr in dead:
@@ -270,19 +272,20 @@ def test_an_interrupted_import_is_not_taken_for_a_finished_one(ceph, pool, tmp_p
     wait_until("the dead client's watch to go", lambda: not rbd_watchers(ceph, pool, name), seconds=60)
     for addr in dead:
         mon(ceph, "osd blocklist", blocklistop="rm", addr=addr)
-    again = image({"pool": pool, "name": name, "source": str(raw)})
+    again = image({"pool": pool, "name": name, "source": str(source)})
     assert_step(again, True)
-    assert again["actions"] == [f"{pool}/{name}: import {raw} (raw, sha256 computed while importing)"]
-    assert record(ceph, pool, name)[RECORD[0]] == sha256_of(raw)
+    assert again["actions"] == [f"{pool}/{name}: import {source} (qcow2, sha256 computed while importing)"]
+    assert record(ceph, pool, name)[RECORD[0]] == sha256_of(source)
 
 
 def test_the_key_never_reaches_qemu_img_argv_and_its_files_are_private(ceph, pool, tmp_path, testenv):
-    raw = tmp_path / "k.img"
+    raw, source = tmp_path / "k.img", tmp_path / "k.qcow2"  # qcow2: qemu-img writes it
     make_raw(raw, b"key")
+    make_qcow2(raw, source)
     env = fake_qemu_img(tmp_path / "bin", "exit 0")
     key = admin_key(testenv)
     env.update(CEPH_KEYRING="", CEPH_KEY=key)
-    done = image({"pool": pool, "name": "keyed", "source": str(raw)}, env=env)
+    done = image({"pool": pool, "name": "keyed", "source": str(source)}, env=env)
     assert_step(done, True)
     argv = (tmp_path / "bin" / "argv").read_text()
     assert key not in argv and key not in done.stdout and "id=admin" in argv
@@ -291,5 +294,5 @@ def test_the_key_never_reaches_qemu_img_argv_and_its_files_are_private(ceph, poo
     assert modes[0].startswith("700 ") and {m.split()[0] for m in modes[1:] if m} == {"600"}
     assert sorted(Path(m.split()[1]).name for m in modes[1:] if m) == ["ceph.conf", "keyring"]
     assert not Path(modes[0].split()[1]).exists()  # removed afterwards
-    assert record(ceph, pool, "keyed")[RECORD[1]] == "raw"
+    assert record(ceph, pool, "keyed")[RECORD[1]] == "qcow2"
     assert_step(image({"pool": pool, "name": "keyed", "state": "absent"}), True)

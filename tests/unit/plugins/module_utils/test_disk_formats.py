@@ -172,3 +172,16 @@ def test_source_is_ignored_for_a_deletion_and_batch_items_inherit_it():
     merged = merge_item({"pool": "p", "source_format": "qcow2"}, {"name": "g", "source": "/b"})
     assert normalize_request(merged)["source"] == "/b" and normalize_request(merged)["source_format"] == "qcow2"
     assert normalize_request(merge_item({"pool": "p"}, {"name": "g"}))["source_format"] == "auto"
+
+
+def test_data_runs_skip_zero_blocks_and_join_adjacent_data():
+    from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.disk_source import data_runs
+
+    block = 4
+    chunk = bytearray(24)
+    chunk[1] = chunk[5] = 1  # blocks 0 and 1: one run
+    chunk[17] = 7  # block 4
+    chunk[23] = 9  # block 5, joined to block 4
+    assert list(data_runs(chunk, block)) == [(0, 8), (16, 24)]
+    assert list(data_runs(bytearray(10), block)) == []
+    assert list(data_runs(b"\0\0\0\0\0\1", block)) == [(4, 6)]  # a short last block
