@@ -106,6 +106,8 @@ def test_versions_clone_from_the_named_version_old_clones_keep_their_data_retent
     assert {name: snap["protected"] for name, snap in image_snapshots(ceph, pool, "base").items()} == {
         "v1": True, "v2": True}
     assert image_parent(ceph, pool, "vol-b") == f"{pool}/base@v2"
+    # v2 is v2's file alone: nothing of v1 (the guest's boot sectors) is left under its zeros
+    assert read_image(ceph, pool, "vol-b", 1024) == b"golden version 2".ljust(1024, b"\0")
     assert read_image(ceph, pool, "vol-b", 16, 4 * MIB) == b"golden version 2"
     assert image_parent(ceph, pool, "vol-a") == f"{pool}/base@v1"
     assert read_image(ceph, pool, "vol-a", 1024) == guest
