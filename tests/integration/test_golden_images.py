@@ -7,6 +7,7 @@ and the libvirt secret and writes its line on the serial console file its XML na
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import subprocess
 import uuid
@@ -39,6 +40,9 @@ GOLDEN = COLLECTION_ROOT / "playbooks" / "golden_image.yml"
 GUEST_IMAGE = COLLECTION_ROOT / "playbooks" / "files" / "guest_image.py"
 BOOT_LINE = b"limiquantix-boot-ok"
 MIB = 1 << 20
+# What a run that loses a race with another one says: the other one has the base image open
+# (importing), is protecting the same snapshot, or took it first.
+RACE_LOST = ("is open by", "image is busy", "exists")
 
 
 def build_guest_image(directory: Path) -> tuple[Path, Path]:
@@ -220,3 +224,26 @@ def test_a_clone_of_the_guest_image_boots_from_rbd_and_writes_its_line(
     finally:
         with contextlib.suppress(libvirt.libvirtError):
             conn.lookupByName(name).destroy()  # transient: gone once stopped
+
+
+def test_two_runs_publishing_the_same_version_at_once_leave_one_version_and_converge(ceph, golden_pool, tmp_path):
+    """A race, not a lock: a run may lose (the other one is importing into the base image, or
+    protecting the same snapshot), with a clear error; nothing is lost, there is one version,
+    and the next run converges."""
+    pool = golden_pool
+    raw, _qcow2 = build_guest_image(tmp_path)
+    with concurrent.futures.ThreadPoolExecutor(2) as pool_of_runs:
+        runs = [pool_of_runs.submit(golden, pool, golden_source=str(raw), golden_version="v1",
+                                    golden_volume_ids=[volume]) for volume in ("a", "b")]
+        results = [run.result() for run in runs]
+    for result in results:
+        if result["_rc"] != 0:
+            assert any(f"{pool}/base" in line and any(word in line for word in RACE_LOST)
+                       for line in failures(result)), failures(result)
+    assert list(image_snapshots(ceph, pool, "base")) == ["v1"]
+    assert image_snapshots(ceph, pool, "base")["v1"]["protected"] is True
+    again = golden(pool, golden_source=str(raw), golden_version="v1", golden_volume_ids=["a", "b"])
+    assert_ran(again)
+    for volume in ("vol-a", "vol-b"):
+        assert image_parent(ceph, pool, volume) == f"{pool}/base@v1"
+        assert read_image(ceph, pool, volume, 1024) == raw.read_bytes()[:1024]
