@@ -137,7 +137,9 @@ demo: deps collection
 	$(TESTENV) up $(DEMO_ENV) --osds 4 --ssd-osds 1
 	$(DEMO_PLAYBOOK) playbooks/demo.yml $(DEMO_ARGS)
 
-# CI's check of the demo: a first run converges, a second run changes nothing, then clean up.
+# CI's check of the demo: a first run converges (its VM boots from the golden image's clone and
+# writes its line on the serial console), a check run and a second run change nothing and show
+# that line in their summary, then clean up.
 test-demo: deps collection
 	$(SUBMAKE) demo-clean
 	$(SUBMAKE) demo
@@ -145,7 +147,9 @@ test-demo: deps collection
 	$(SUBMAKE) demo | tee $(BUILD)/demo-second.log
 	rc=0; for log in $(BUILD)/demo-check.log $(BUILD)/demo-second.log; do \
 	  grep -Eq 'localhost +: ok=[0-9]+ +changed=0 +unreachable=0 +failed=0' $$log \
-	    || { echo "demo: $$log reports changes or failures" >&2; rc=1; }; done; \
+	    || { echo "demo: $$log reports changes or failures" >&2; rc=1; }; \
+	  grep -q '"limiquantix-boot-ok" appeared' $$log \
+	    || { echo "demo: $$log does not show the guest's boot line" >&2; rc=1; }; done; \
 	$(SUBMAKE) demo-clean; exit $$rc
 
 demo-clean: collection

@@ -120,9 +120,9 @@ def test_example_inventory_converges_as_shipped_on_the_fleet(fleet, ceph, exampl
     assert second["_rc"] == 0, failures(second)
     assert changed_tasks(second) == set()
 
-    # The golden image's clone (the volume the example clones) and the plain volumes.
-    assert "protected-for-cloning" in image_snapshots(ceph, "limiquantix-images", "ubuntu-24.04")
-    assert image_parent(ceph, "limiquantix-volumes", "vol-91bd04") == "limiquantix-images/ubuntu-24.04@protected-for-cloning"
+    # The golden image's version v1 and its clone (the volume the example clones).
+    assert image_snapshots(ceph, "limiquantix-images", "ubuntu-24.04")["v1"]["protected"] is True
+    assert image_parent(ceph, "limiquantix-volumes", "vol-91bd04") == "limiquantix-images/ubuntu-24.04@v1"
     # Every hypervisor has the keyring and the secret; vm-123 on hv-1 has both disks.
     for host in ("hv1", "hv2", "hv3"):
         keyring = f"/etc/ceph/ceph.client.{settings['ceph_client_name']}.keyring"

@@ -154,7 +154,8 @@ def site_vars(names: dict[str, Any]) -> dict[str, Any]:
 # for the ones the real run then changes.
 PREDICTED = {
     "Predict the provisioning (check mode, no base image yet)": [
-        "Ensure the base image exists", "Snapshot the base image", "Protect the snapshot for cloning"],
+        "Ensure the base image exists (imported from golden_source when given)",
+        "Snapshot the base image as the version and protect it for cloning"],
     "Predict the volumes (check mode, the pool does not exist yet)": ["Converge the volumes in one batch"],
     "Predict the disks (check mode, the secret is defined earlier in this run)": ["Attach or detach each disk"],
 }
