@@ -66,12 +66,12 @@ TEST_LOGS := $(BUILD)/test-logs
 test: deps collection
 	@mkdir -p $(TEST_LOGS); rc=0; \
 	trap '$(SUBMAKE) test-envs-down' EXIT; \
-	echo "== starting $(words $(TEST_FLEET_NETS)) test environment(s) in the background: $(TEST_LOGS)/envs-up.log"; \
+	echo "== $$(date +%T) starting $(words $(TEST_FLEET_NETS)) test environment(s) in the background: $(TEST_LOGS)/envs-up.log"; \
 	$(SUBMAKE) test-envs-up > $(TEST_LOGS)/envs-up.log 2>&1 & up=$$!; \
-	$(SUBMAKE) test-unit test-sanity test-lint || rc=$$?; \
+	echo "== $$(date +%T) test-unit, test-sanity, test-lint"; $(SUBMAKE) test-unit test-sanity test-lint || rc=$$?; \
 	wait $$up || { cat $(TEST_LOGS)/envs-up.log; echo "test: the test environments did not start" >&2; rc=1; }; \
 	if [ $$rc = 0 ]; then $(SUBMAKE) test-on-envs || rc=$$?; fi; \
-	exit $$rc
+	echo "== $$(date +%T) make test: exit $$rc"; exit $$rc
 
 # Start / stop the environments of TEST_ENVS, each with its fleet on its net.
 test-envs-up:
@@ -88,11 +88,12 @@ test-on-envs:
 	@rc=0; \
 	TESTENV_DIRS="$(TEST_ENVS)" $(SUBMAKE) test-integration || rc=$$?; \
 	if [ $$rc != 0 ]; then exit $$rc; fi; \
-	echo "== test-demo in the background: $(TEST_LOGS)/demo.log"; \
+	echo "== $$(date +%T) test-demo in the background: $(TEST_LOGS)/demo.log"; \
 	$(SUBMAKE) test-demo > $(TEST_LOGS)/demo.log 2>&1 & demo=$$!; \
+	echo "== $$(date +%T) test-molecule, test-oldest-core on $(firstword $(TEST_ENVS))"; \
 	TESTENV_DIR=$(firstword $(TEST_ENVS)) $(SUBMAKE) test-molecule test-oldest-core || rc=$$?; \
 	wait $$demo; demo_rc=$$?; \
-	echo "== test-demo (exit $$demo_rc): the last lines of $(TEST_LOGS)/demo.log"; tail -n 25 $(TEST_LOGS)/demo.log; \
+	echo "== $$(date +%T) test-demo (exit $$demo_rc): the last lines of $(TEST_LOGS)/demo.log"; tail -n 25 $(TEST_LOGS)/demo.log; \
 	if [ $$demo_rc != 0 ]; then rc=$$demo_rc; fi; \
 	exit $$rc
 
@@ -140,10 +141,10 @@ INTEGRATION_WORKERS = $(words $(TESTENV_DIRS))
 test-integration: collection
 	@rm -rf $(MODULE_RUNS); cd $(COLLECTION) && \
 	if [ $(INTEGRATION_WORKERS) -gt 1 ]; then rc=0; \
-	  echo "== integration: $(INTEGRATION_WORKERS) workers on $(TESTENV_DIRS)"; \
+	  echo "== $$(date +%T) integration: $(INTEGRATION_WORKERS) workers on $(TESTENV_DIRS)"; \
 	  MODULE_RUNS_DIR=$(MODULE_RUNS) $(BIN)/python -m pytest -q -n $(INTEGRATION_WORKERS) --dist loadfile \
 	    --no-loadscope-reorder --ignore=tests/integration/test_module_docs.py tests/integration $(PYTEST_ARGS) || rc=$$?; \
-	  echo "== integration: test_module_docs.py on every worker's module results"; \
+	  echo "== $$(date +%T) integration: test_module_docs.py on every worker's module results"; \
 	  MODULE_RUNS_DIR=$(MODULE_RUNS) TESTENV_DIRS= TESTENV_DIR=$(firstword $(TESTENV_DIRS)) \
 	    $(BIN)/python -m pytest -q tests/integration/test_module_docs.py || rc=$$?; \
 	  exit $$rc; \

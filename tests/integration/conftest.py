@@ -106,6 +106,11 @@ def unique_name():
 # first, so that the workers finish together. A file not listed counts as DEFAULT_SECONDS:
 # list a new file that takes over a minute.
 FILE_SECONDS = {
+    "test_ceph_config.py": 240, "test_fleet.py": 160, "test_hardening.py": 150, "test_reliability.py": 150,
+    "test_example_inventory.py": 120, "test_monitoring.py": 120, "test_fleet_rotation.py": 100,
+    "test_packaging.py": 90, "test_health_gate.py": 90, "test_rbd_image.py": 90, "test_libvirt_rbd_disk.py": 90,
+    "test_io_rates.py": 60, "test_report.py": 60, "test_rbd_snapshot.py": 60, "test_rbd_pool.py": 60,
+    "test_libvirt_secret.py": 60, "test_testenv.py": 45,
 }
 DEFAULT_SECONDS = 30
 
