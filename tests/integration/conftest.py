@@ -101,16 +101,18 @@ def unique_name():
     return make
 
 
-# About how long each file takes alone on an idle 2-core machine, in seconds (see
-# docs/testing.md). pytest-xdist deals whole files out to its workers in this order, longest
-# first, so that the workers finish together. A file not listed counts as DEFAULT_SECONDS:
-# list a new file that takes over a minute.
+# About how long each file takes on an idle 2-core machine, in seconds: the wall times of
+# a `make test` on a loaded machine (2026-12-03) scaled to the serial suite's 33 minutes
+# idle. pytest-xdist deals whole files out to its workers in this order, longest first, so
+# that the workers finish together. A file not listed counts as DEFAULT_SECONDS: list a new
+# file that takes over a minute.
 FILE_SECONDS = {
-    "test_ceph_config.py": 240, "test_fleet.py": 160, "test_hardening.py": 150, "test_reliability.py": 150,
-    "test_example_inventory.py": 120, "test_monitoring.py": 120, "test_fleet_rotation.py": 100,
-    "test_packaging.py": 90, "test_health_gate.py": 90, "test_rbd_image.py": 90, "test_libvirt_rbd_disk.py": 90,
-    "test_io_rates.py": 60, "test_report.py": 60, "test_rbd_snapshot.py": 60, "test_rbd_pool.py": 60,
-    "test_libvirt_secret.py": 60, "test_testenv.py": 45,
+    "test_rbd_image.py": 165, "test_reliability.py": 155, "test_ceph_config.py": 155,
+    "test_fleet_rotation.py": 145, "test_libvirt_rbd_disk.py": 135, "test_hardening.py": 115,
+    "test_fleet.py": 115, "test_rbd_pool.py": 115, "test_example_inventory.py": 100,
+    "test_attachment_records.py": 90, "test_packaging.py": 80, "test_roles.py": 80, "test_monitoring.py": 75,
+    "test_libvirt_secret.py": 70, "test_rbd_snapshot.py": 55, "test_ceph_client_key.py": 55,
+    "test_rbd_pool_info.py": 55, "test_health_gate.py": 40, "test_ceph_crush_rule.py": 40,
 }
 DEFAULT_SECONDS = 30
 
