@@ -21,7 +21,8 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export PATH := $(BIN):$(PATH)
 
 .PHONY: deps packages venv collection test test-unit test-sanity test-lint test-molecule \
-        test-integration test-molecule test-demo test-oldest-core demo demo-clean bench bench-fleet bench-import docs clean
+        test-integration test-molecule test-demo test-oldest-core test-envs-up test-envs-down \
+        test-on-envs demo demo-clean bench bench-fleet bench-import docs clean
 
 deps: packages venv
 
@@ -46,18 +47,55 @@ collection:
 	# ansible-test lists files through git: give the copy a repository of its own.
 	cd $(COLLECTION) && git init -q && git add -A
 
+# make test: the static checks (unit, sanity, lint) run while the test environments start
+# in the background; then the integration suite in pytest-xdist workers, one test
+# environment each; then molecule and the oldest ansible-core on the first environment
+# while the demo runs on its own cluster. Every environment is stopped whatever the result;
+# the first failing stage fails make test (later stages are skipped, as make would).
+# docs/testing.md ("How make test is split") has the figures.
 TEST_ENV := $(CURDIR)/.testenv/test
-# 4 OSDs: the example inventory's SSD and HDD tiers get two each (tests/integration/
-# test_example_inventory.py); 3 hypervisors hv1..hv3 on 127.0.1.1-3 (the fleet tests, molecule).
+# Each environment: 4 OSDs (the example inventory's SSD and HDD tiers get two each:
+# tests/integration/test_example_inventory.py) and 3 hypervisors hv1..hv3 (the fleet tests,
+# molecule), its fleet on the next net of TEST_FLEET_NETS: .testenv/test-1 on 127.0.1.1-3,
+# .testenv/test-2 on 127.0.2.1-3. One net, one worker: make test TEST_FLEET_NETS=127.0.1
 TEST_ENV_ARGS := --osds 4 --hypervisors 3
+TEST_FLEET_NETS ?= 127.0.1 127.0.2
+TEST_ENVS = $(foreach k,$(shell seq $(words $(TEST_FLEET_NETS))),$(TEST_ENV)-$(k))
+TEST_LOGS := $(BUILD)/test-logs
 
-# One throwaway test environment (and its fleet of hypervisors) serves the integration
-# tests and molecule; it is stopped whatever the result.
-test: deps collection test-unit test-sanity test-lint
-	$(TESTENV) up $(TEST_ENV) $(TEST_ENV_ARGS)
-	rc=0; TESTENV_DIR=$(TEST_ENV) $(SUBMAKE) test-integration test-molecule test-oldest-core || rc=$$?; \
-	  $(TESTENV) down $(TEST_ENV); exit $$rc
-	$(SUBMAKE) test-demo
+test: deps collection
+	@mkdir -p $(TEST_LOGS); rc=0; \
+	trap '$(SUBMAKE) test-envs-down' EXIT; \
+	echo "== $$(date +%T) starting $(words $(TEST_FLEET_NETS)) test environment(s) in the background: $(TEST_LOGS)/envs-up.log"; \
+	$(SUBMAKE) test-envs-up > $(TEST_LOGS)/envs-up.log 2>&1 & up=$$!; \
+	echo "== $$(date +%T) test-unit, test-sanity, test-lint"; $(SUBMAKE) test-unit test-sanity test-lint || rc=$$?; \
+	wait $$up || { cat $(TEST_LOGS)/envs-up.log; echo "test: the test environments did not start" >&2; rc=1; }; \
+	if [ $$rc = 0 ]; then $(SUBMAKE) test-on-envs || rc=$$?; fi; \
+	echo "== $$(date +%T) make test: exit $$rc"; exit $$rc
+
+# Start / stop the environments of TEST_ENVS, each with its fleet on its net.
+test-envs-up:
+	@set -e; set -- $(TEST_FLEET_NETS); for dir in $(TEST_ENVS); do \
+	  echo "$$dir: fleet on $$1.1-3"; TESTENV_FLEET_NET=$$1 $(TESTENV) up $$dir $(TEST_ENV_ARGS); shift; done
+
+test-envs-down:
+	@for dir in $(TEST_ENVS); do if [ -e $$dir ]; then $(TESTENV) down $$dir; fi; done
+
+# On running environments: the integration suite in one worker per environment, then
+# molecule and the oldest ansible-core on the first one while the demo runs beside them
+# (its own cluster, its output in $(TEST_LOGS)/demo.log, shown at the end).
+test-on-envs:
+	@rc=0; \
+	TESTENV_DIRS="$(TEST_ENVS)" $(SUBMAKE) test-integration || rc=$$?; \
+	if [ $$rc != 0 ]; then exit $$rc; fi; \
+	echo "== $$(date +%T) test-demo in the background: $(TEST_LOGS)/demo.log"; \
+	$(SUBMAKE) test-demo > $(TEST_LOGS)/demo.log 2>&1 & demo=$$!; \
+	echo "== $$(date +%T) test-molecule, test-oldest-core on $(firstword $(TEST_ENVS))"; \
+	TESTENV_DIR=$(firstword $(TEST_ENVS)) $(SUBMAKE) test-molecule test-oldest-core || rc=$$?; \
+	wait $$demo; demo_rc=$$?; \
+	echo "== $$(date +%T) test-demo (exit $$demo_rc): the last lines of $(TEST_LOGS)/demo.log"; tail -n 25 $(TEST_LOGS)/demo.log; \
+	if [ $$demo_rc != 0 ]; then rc=$$demo_rc; fi; \
+	exit $$rc
 
 test-unit: collection
 	cd $(COLLECTION) && $(BIN)/python -m pytest -q tests/unit $(PYTEST_ARGS)
@@ -92,8 +130,25 @@ docs: deps collection
 	done
 	@echo "module and role reference in $(BUILD)/docs"
 
+# The integration suite. With TESTENV_DIRS naming N running environments: N pytest-xdist
+# workers, one environment each (conftest.py), whole files dealt out longest first
+# (conftest.py's FILE_SECONDS); every worker records its modules' results in MODULE_RUNS,
+# and test_module_docs.py then checks them in one last run. Else one pytest process on
+# TESTENV_DIR, or on an environment of its own.
+MODULE_RUNS := $(BUILD)/module-runs
+INTEGRATION_WORKERS = $(words $(TESTENV_DIRS))
+
 test-integration: collection
-	cd $(COLLECTION) && $(BIN)/python -m pytest -q tests/integration $(PYTEST_ARGS)
+	@rm -rf $(MODULE_RUNS); cd $(COLLECTION) && \
+	if [ $(INTEGRATION_WORKERS) -gt 1 ]; then rc=0; \
+	  echo "== $$(date +%T) integration: $(INTEGRATION_WORKERS) workers on $(TESTENV_DIRS)"; \
+	  MODULE_RUNS_DIR=$(MODULE_RUNS) $(BIN)/python -m pytest -q -n $(INTEGRATION_WORKERS) --dist loadfile \
+	    --no-loadscope-reorder --ignore=tests/integration/test_module_docs.py tests/integration $(PYTEST_ARGS) || rc=$$?; \
+	  echo "== $$(date +%T) integration: test_module_docs.py on every worker's module results"; \
+	  MODULE_RUNS_DIR=$(MODULE_RUNS) TESTENV_DIRS= TESTENV_DIR=$(firstword $(TESTENV_DIRS)) \
+	    $(BIN)/python -m pytest -q tests/integration/test_module_docs.py || rc=$$?; \
+	  exit $$rc; \
+	else TESTENV_DIR=$${TESTENV_DIR:-$(firstword $(TESTENV_DIRS))} $(BIN)/python -m pytest -q tests/integration $(PYTEST_ARGS); fi
 
 # The oldest ansible-core that meta/runtime.yml claims (requires_ansible: ">=X.Y.Z"), in a
 # virtualenv of its own (kept under build/ between runs): the unit tests and a short

@@ -4,6 +4,11 @@
 Set TESTENV_DIR to reuse an environment that `tests/testenv/testenv up` started
 (faster while developing); otherwise one is started here and stopped at the end, with
 the fleet of hypervisors the fleet tests need (FLEET_UP_ARGS).
+
+Under pytest-xdist (``-n N``, as `make test-integration` runs it) every worker has an
+environment of its own, so that a test that stops an OSD or pauses the cluster never
+disturbs another worker's: TESTENV_DIRS names N running environments, worker gwK takes
+the K-th (each with its own fleet on its own TESTENV_FLEET_NET).
 """
 
 from __future__ import annotations
@@ -35,10 +40,27 @@ def _read_env_file(path: Path) -> dict[str, str]:
     return env
 
 
+def _reused_testenv_dir() -> str | None:
+    """The running environment this pytest process uses: TESTENV_DIR, or under xdist the
+    worker's own entry of TESTENV_DIRS (never one shared by two workers)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return os.environ.get("TESTENV_DIR")
+    directories = os.environ.get("TESTENV_DIRS", "").split()
+    index = int(worker.removeprefix("gw"))
+    if index >= len(directories):
+        pytest.fail(f"pytest-xdist worker {worker} has no test environment of its own: TESTENV_DIRS must name "
+                    f"one running environment per worker (it names {len(directories)})")
+    if not (Path(directories[index]) / "env").is_file():
+        pytest.fail(f"pytest-xdist worker {worker}: {directories[index]} (TESTENV_DIRS) is not a running test "
+                    "environment")
+    return directories[index]
+
+
 @pytest.fixture(scope="session")
 def testenv() -> Iterator[dict[str, str]]:
     """Environment variables of a running test environment (CEPH_CONF, ...)."""
-    reuse = os.environ.get("TESTENV_DIR")
+    reuse = _reused_testenv_dir()
     if reuse and (Path(reuse) / "env").is_file():
         env = _read_env_file(Path(reuse) / "env")
         os.environ.update(env)
@@ -79,9 +101,31 @@ def unique_name():
     return make
 
 
+# About how long each file takes on an idle 2-core machine, in seconds: the wall times of
+# a `make test` on a loaded machine (2026-12-03) scaled to the serial suite's 33 minutes
+# idle. pytest-xdist deals whole files out to its workers in this order, longest first, so
+# that the workers finish together. A file not listed counts as DEFAULT_SECONDS: list a new
+# file that takes over a minute.
+FILE_SECONDS = {
+    "test_rbd_image.py": 165, "test_reliability.py": 155, "test_ceph_config.py": 155,
+    "test_fleet_rotation.py": 145, "test_libvirt_rbd_disk.py": 135, "test_hardening.py": 115,
+    "test_fleet.py": 115, "test_rbd_pool.py": 115, "test_example_inventory.py": 100,
+    "test_attachment_records.py": 90, "test_packaging.py": 80, "test_roles.py": 80, "test_monitoring.py": 75,
+    "test_libvirt_secret.py": 70, "test_rbd_snapshot.py": 55, "test_ceph_client_key.py": 55,
+    "test_rbd_pool_info.py": 55, "test_health_gate.py": 40, "test_ceph_crush_rule.py": 40,
+    # measured on a loaded machine while their branches were built; to be re-measured
+    "test_golden_images.py": 150, "test_rbd_image_import.py": 110,
+}
+DEFAULT_SECONDS = 30
+
+
 def pytest_collection_modifyitems(items):
-    """test_module_docs.py last: it checks the results every other test's runs returned."""
-    items.sort(key=lambda item: "test_module_docs.py" in item.nodeid)
+    """Files longest first (FILE_SECONDS), in their own order within a file;
+    test_module_docs.py last: it checks the results every other test's runs returned."""
+    def key(item):
+        filename = item.nodeid.split("::", 1)[0].rsplit("/", 1)[-1]
+        return filename == "test_module_docs.py", -FILE_SECONDS.get(filename, DEFAULT_SECONDS)
+    items.sort(key=key)
 
 
 @pytest.fixture(scope="session")

@@ -27,6 +27,25 @@ SYSTEM_PYTHON = "/usr/bin/python3"
 # Every result of a collection module seen by run_module in this pytest session, as
 # (module short name, result): test_module_docs.py checks their keys against RETURN.
 MODULE_RUNS: list[tuple[str, dict[str, Any]]] = []
+# Where several pytest processes (xdist workers) pool those results for one later run of
+# test_module_docs.py: each appends to a JSON-lines file of its own in this directory.
+MODULE_RUNS_DIR = os.environ.get("MODULE_RUNS_DIR")
+
+
+def record_module_run(module: str, data: dict[str, Any]) -> None:
+    MODULE_RUNS.append((module, data))
+    if MODULE_RUNS_DIR:
+        Path(MODULE_RUNS_DIR).mkdir(parents=True, exist_ok=True)
+        with open(Path(MODULE_RUNS_DIR) / f"{os.getpid()}.jsonl", "a", encoding="utf-8") as runs:
+            runs.write(json.dumps([module, data]) + "\n")
+
+
+def recorded_module_runs() -> list[tuple[str, dict[str, Any]]]:
+    """This session's module results, and with MODULE_RUNS_DIR every process's."""
+    if not MODULE_RUNS_DIR or not Path(MODULE_RUNS_DIR).is_dir():
+        return list(MODULE_RUNS)
+    return [tuple(json.loads(line)) for path in sorted(Path(MODULE_RUNS_DIR).glob("*.jsonl"))
+            for line in path.read_text(encoding="utf-8").splitlines() if line]
 
 
 @dataclass
@@ -131,7 +150,7 @@ def run_module(
                           check=False)
     result = _parse(proc, time.monotonic() - started)
     if name.startswith(FQCN + "."):
-        MODULE_RUNS.append((name[len(FQCN) + 1:], result.data))
+        record_module_run(name[len(FQCN) + 1:], result.data)
     return result
 
 

@@ -355,10 +355,13 @@ def test_a_stopped_osd_holding_pgs_is_named_when_a_task_times_out(testenv, ceph)
     with scratch_rbd_pool(ceph, "hardening-size1") as name:
         mon(ceph, "osd pool set", pool=name, var="size", val="1", yes_i_really_mean_it=True)
         wait_until("PGs active+clean", lambda: cluster_settled(ceph), seconds=120)
-        subprocess.run([str(TESTENV), "stop", testenv["TESTENV_DIR"], "osd.2"], check=True, timeout=120,
+        # The OSD that holds the PG of vol-0's id object, the first object the task writes (a
+        # fixed OSD may hold none of the pool's 8 PGs: then every write succeeds).
+        osd = f"osd.{mon(ceph, 'osd map', pool=name, object='rbd_id.vol-0')['acting_primary']}"
+        subprocess.run([str(TESTENV), "stop", testenv["TESTENV_DIR"], osd], check=True, timeout=120,
                        capture_output=True)
         try:
-            wait_until("osd.2 marked down", lambda: "OSD_DOWN" in (health(ceph).get("checks") or {}),
+            wait_until(f"{osd} marked down", lambda: "OSD_DOWN" in (health(ceph).get("checks") or {}),
                        seconds=60)
             images = [{"name": f"vol-{index}", "size": "4M"} for index in range(12)]
             started = time.monotonic()
@@ -366,11 +369,11 @@ def test_a_stopped_osd_holding_pgs_is_named_when_a_task_times_out(testenv, ceph)
             seconds = time.monotonic() - started
             assert result.failed, result.data
             assert seconds < 2 * 5 + 10, (seconds, result.msg)
-            assert "OSDs down: osd.2" in result.msg, result.msg
+            assert f"OSDs down: {osd}" in result.msg, result.msg
             assert f"PGs of pool {name!r} have no OSD up to serve them (inactive): pg " in result.msg, result.msg
             print(f"stopped OSD: failed after {seconds:.1f} s: {result.msg}")
         finally:
-            subprocess.run([str(TESTENV), "start", testenv["TESTENV_DIR"], "osd.2"], check=True, timeout=120,
+            subprocess.run([str(TESTENV), "start", testenv["TESTENV_DIR"], osd], check=True, timeout=120,
                            capture_output=True)
     wait_until("all OSDs up and PGs active+clean", lambda: cluster_settled(ceph), seconds=180)
 

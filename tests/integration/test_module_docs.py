@@ -8,8 +8,9 @@
 - Every key a module returned on a real run is in its RETURN (nested keys too where RETURN
   lists them with ``contains``); a failure's details may instead be among the keys that
   docs/guide.md documents for every failure. The results are those of every ``run_module`` call of this
-  pytest session (conftest runs this file last); a module no other test ran in this session
-  gets the few real runs below; a module without either fails.
+  pytest session (conftest runs this file last), or with MODULE_RUNS_DIR those every pytest
+  process recorded there (`make test-integration` runs the suite in xdist workers, then this
+  file alone); a module no run covered gets the few real runs below; a module without either fails.
 
 The modules are discovered from plugins/modules, never listed here.
 """
@@ -36,7 +37,7 @@ from .cephstate import (
     small_domain_xml,
     usable_domain_type,
 )
-from .harness import BIN, COLLECTION_ROOT, FQCN, MODULE_RUNS, ansible_env, run_module
+from .harness import BIN, COLLECTION_ROOT, FQCN, ansible_env, recorded_module_runs, run_module
 
 MODULES = sorted(path.stem for path in (COLLECTION_ROOT / "plugins" / "modules").glob("*.py")
                  if path.stem != "__init__")
@@ -244,11 +245,11 @@ FALLBACK_RUNS: dict[str, Callable[[Any], None]] = {
 
 @pytest.fixture(scope="module")
 def module_runs(testenv, ceph) -> dict[str, list[dict[str, Any]]]:
-    ran = {name for name, _result in MODULE_RUNS}
+    ran = {name for name, _result in recorded_module_runs()}
     for run in {FALLBACK_RUNS[name] for name in MODULES if name not in ran and name in FALLBACK_RUNS}:
         run(ceph)
     runs: dict[str, list[dict[str, Any]]] = {}
-    for name, result in MODULE_RUNS:
+    for name, result in recorded_module_runs():
         runs.setdefault(name, []).append(result)
     return runs
 

@@ -56,6 +56,9 @@ def _namespace_members(namespaces: set[str]) -> list[str]:
     return members
 
 
+SPARE_NET = os.environ.get("TESTENV_SPARE_FLEET_NET", "127.0.9")
+
+
 def _listening(address: str) -> bool:
     with socket.socket() as probe:
         probe.settimeout(2)
@@ -63,16 +66,17 @@ def _listening(address: str) -> bool:
 
 
 def test_a_second_fleet_beside_the_first_is_refused_on_taken_addresses_and_leaves_nothing_behind(testenv, tmp_path):
-    # The session's fleet holds 127.0.1.K: a second one goes to 127.0.9.K.
+    # The session's fleets hold 127.0.1.K and 127.0.2.K: a second one goes to 127.0.9.K
+    # (TESTENV_SPARE_FLEET_NET: another net where 127.0.9 is taken).
     directory, refused = tmp_path / "fleet", tmp_path / "refused"
-    env = dict(os.environ, TESTENV_FLEET_NET="127.0.9")
+    env = dict(os.environ, TESTENV_FLEET_NET=SPARE_NET)
     up = subprocess.run([str(TESTENV), "up", str(directory), "--osds", "1", "--hypervisors", "2"],
                         capture_output=True, text=True, check=False, env=env)
     namespaces: set[str] = set()
     try:
         assert up.returncode == 0, up.stderr
         inventory = (directory / "inventory").read_text()
-        assert "ansible_host: 127.0.9.1" in inventory and "ansible_host: 127.0.9.2" in inventory
+        assert f"ansible_host: {SPARE_NET}.1" in inventory and f"ansible_host: {SPARE_NET}.2" in inventory
         for host in ("hv1", "hv2"):
             init = (directory / host / "init.pid").read_text().strip()
             namespaces |= {os.readlink(f"/proc/{init}/ns/pid"), os.readlink(f"/proc/{init}/ns/mnt")}
@@ -86,12 +90,12 @@ def test_a_second_fleet_beside_the_first_is_refused_on_taken_addresses_and_leave
                   "<os><type arch='x86_64' machine='pc'>hvm</type></os></domain>",
             capture_output=True, text=True, check=False)
         assert started.returncode == 0, started.stderr
-        assert _listening("127.0.9.1") and _listening("127.0.9.2")
+        assert _listening(f"{SPARE_NET}.1") and _listening(f"{SPARE_NET}.2")
         # The same addresses again: refused before anything starts, nothing left.
         again = subprocess.run([str(TESTENV), "up", str(refused), "--osds", "1", "--hypervisors", "1"],
                                capture_output=True, text=True, check=False, env=env)
         assert again.returncode == 1
-        assert "127.0.9.1:22 is already taken" in again.stderr
+        assert f"{SPARE_NET}.1:22 is already taken" in again.stderr
         assert not refused.exists() and _processes_mentioning(str(refused)) == []
     finally:
         down = subprocess.run([str(TESTENV), "down", str(directory)], capture_output=True, text=True, check=False)
@@ -99,6 +103,6 @@ def test_a_second_fleet_beside_the_first_is_refused_on_taken_addresses_and_leave
     assert len(namespaces) == 4
     assert _namespace_members(namespaces) == []  # QEMU, daemons, sshd: all gone
     assert not directory.exists() and _processes_mentioning(str(directory)) == []
-    assert not _listening("127.0.9.1") and not _listening("127.0.9.2")
+    assert not _listening(f"{SPARE_NET}.1") and not _listening(f"{SPARE_NET}.2")
     with open("/proc/self/mountinfo", encoding="utf-8") as mounts:
         assert str(directory) not in mounts.read()
