@@ -20,7 +20,7 @@ LAYERS = {
     "image_request": "plan", "image_changes": "plan", "image_plan": "plan", "pool_plan": "plan", "pool_changes": "plan",
     "libvirt_disk": "plan",
     "ceph_connection": "connection", "libvirt_connection": "connection",
-    "rbd_common": "binding", "image_bindings": "binding", "image_headers": "binding", "snapshots": "binding",
+    "rbd_common": "binding", "image_bindings": "binding", "image_headers": "binding", "snapshots": "binding", "snapshot_changes": "plan",
     "pools": "binding", "crush": "binding", "health": "binding", "ceph_auth": "binding",
     "libvirt_domain": "binding", "libvirt_secrets": "binding",
     "central_config": "binding", "attachments": "binding", "mgr_modules": "binding", "rbd_stats": "binding", "io_rates": "binding",
