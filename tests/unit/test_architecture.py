@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = "ansible_collections.limiquantix.ceph_rbd.plugins.module_utils."
 
 LAYERS = {
-    "errors": "base", "validation": "base", "deadline": "base", "libvirt_disk_xml": "base", "mon_addresses": "base", "attachment_records": "base",
+    "errors": "base", "validation": "base", "image_types": "base", "deadline": "base", "libvirt_disk_xml": "base",
+    "mon_addresses": "base", "attachment_records": "base",
     "image_request": "plan", "image_changes": "plan", "image_plan": "plan", "pool_plan": "plan", "pool_changes": "plan",
     "libvirt_disk": "plan",
     "ceph_connection": "connection", "libvirt_connection": "connection",
