@@ -64,6 +64,9 @@ def open_image(
     if image is None:
         raise NotFoundError(f"image {spec} does not exist", image=spec)
     try:
+        # A scope, not one call: the caller's librbd calls on the open image (the "open"
+        # phase of image changes) run inside it, so their errors are mapped here;
+        # binding_call declares single calls only.
         with translated_errors(f"image {spec}"):
             yield image
     finally:
