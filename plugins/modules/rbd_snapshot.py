@@ -179,12 +179,14 @@ actions:
 """
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.common.warnings import warn
 
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.ceph_connection import (
     CephCluster,
     ceph_connection_argument_spec,
     cluster_connection,
 )
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.lock_recovery import release_dead_owner
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.module_runner import CEPH, run_module
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.rbd_common import (
     image_exists,
@@ -228,6 +230,9 @@ def converge(cluster: CephCluster, params: dict, check_mode: bool) -> tuple:
                             params["rollback"], users)
     if not changes or check_mode:
         return before, predict_snapshot(before, changes, name, image_size), changes
+    note = release_dead_owner(cluster, pool, namespace, params["image"])
+    if note:
+        warn(note)
     with open_image(cluster, pool, namespace, params["image"], read_only=False) as image:
         target = SnapshotTarget(image, f"{image_ref}@{name}", name)
         for change in changes:

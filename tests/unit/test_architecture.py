@@ -26,7 +26,7 @@ LAYERS = {
     "libvirt_domain": "binding", "libvirt_secrets": "binding",
     "central_config": "binding", "attachments": "binding", "mgr_modules": "binding", "rbd_stats": "binding", "io_rates": "binding",
     "image_catalog": "service", "image_reads": "service", "clone_identity": "service", "images": "service", "write_errors": "service",
-    "libvirt_disk_service": "service", "libvirt_disk_records": "service",
+    "libvirt_disk_service": "service", "lock_recovery": "service", "libvirt_disk_records": "service",
     "module_runner": "entry",
 }
 # What each layer may import (its own layer included where listed).
