@@ -496,3 +496,47 @@ def test_a_live_lock_owner_is_never_broken(ceph, pool, lock_holder):
     assert not _blocklisted(ceph, addr) and _lock_owner(ceph, pool, name) == [(client, addr)]
     assert process.poll() is None
     assert list(image_state(ceph, pool, name)["snapshots"]) == ["live"]
+
+
+@pytest.fixture(scope="module")
+def deadline_items(ceph, pool):
+    """Several images (one with several snapshots) and one more pool, made once."""
+    for index in range(4):
+        create_test_image(ceph, pool, f"many-{index}", 8 << 20, features=1)
+    create_test_image(ceph, pool, "snaps", 8 << 20, features=1)
+    assert not run_module("rbd_pool", {"name": f"{pool}-extra", "pg_num": 1, "size": 1}).failed
+    for index in range(4):
+        assert not run_module("rbd_snapshot", {"pool": pool, "image": "snaps", "name": f"s{index}"}).failed
+    yield pool
+    run_module("rbd_pool", {"name": f"{pool}-extra", "state": "absent", "force": True})
+
+
+@pytest.fixture
+def paused_with_items(deadline_items, paused):  # pylint: disable=unused-argument
+    """The items above, the cluster paused for one test (unpaused whatever happens)."""
+    return deadline_items
+
+
+@pytest.mark.parametrize("module, args", [
+    ("rbd_snapshot", {"image": "snaps", "name": "new"}),
+    ("rbd_snapshot", {"image": "snaps", "name": "s1", "state": "absent"}),
+    ("rbd_image_info", {}),
+    ("rbd_pool_info", {}),
+    ("rbd_pool", {"namespaces": ["ns1"]}),
+    ("rbd_image", {"name": "many-0", "size": "16M"}),
+], ids=["snapshot-create", "snapshot-remove", "image-info", "pool-info", "pool", "image"])
+def test_every_module_has_one_deadline_on_a_paused_cluster(paused_with_items, module, args):
+    """Every module that talks to Ceph shares one deadline per task: on a paused cluster it
+    fails after about one timeout, not one per snapshot, image or pool, naming the deadline."""
+    timeout = 3
+    where = {"name": paused_with_items} if module.startswith("rbd_pool") else {"pool": paused_with_items}
+    if module == "rbd_pool_info":
+        where = {}
+    started = time.monotonic()
+    result = run_module(module, dict(where, timeout=timeout, **args))
+    seconds = time.monotonic() - started
+    assert result.failed and not result.changed, result.data
+    assert f"the task's timeout of {timeout} s" in result.msg, result.msg
+    # A bound on the deadline's meaning, not a benchmark: about one timeout, plus ansible's start-up.
+    assert seconds < 2.5 * timeout + 5, (seconds, result.msg)
+    print(f"{module} {args}: failed after {seconds:.1f} s: {result.msg}")
