@@ -53,10 +53,12 @@ options:
       - Seconds to wait for the monitors and for each monitor or OSD operation
         (C(client_mount_timeout), C(rados_mon_op_timeout), C(rados_osd_op_timeout)),
         so that an unreachable or stuck cluster fails the task instead of hanging it.
-      - For a batch of M(limiquantix.ceph_rbd.rbd_image), the task's deadline too, counted from
-        the connection's start. Once an operation has timed out and that deadline is spent,
-        no further image is started, so a cluster that does not answer fails the task after
-        about O(timeout), not O(timeout) per image.
+      - The task's deadline too, counted from the connection's start and shared by every
+        operation of the task (every image of a M(limiquantix.ceph_rbd.rbd_image) batch, every
+        pool, image or snapshot a module reads). Once an operation has timed out and that
+        deadline is spent, no further operation is started, so a cluster that does not answer
+        fails the task after about O(timeout), not O(timeout) per item; the message names the
+        task's timeout.
     type: int
     default: 30
 requirements:

@@ -37,7 +37,8 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.ceph_connecti
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import (
     CephRbdError,
     NotFoundError,
-    translated_errors,
+    binding_call,
+    translate_binding_error,
 )
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.image_headers import (
     HEADER_OBJECT_PREFIX,
@@ -54,10 +55,10 @@ except ImportError:  # reported by the module through missing_ceph_bindings
 _GUARD_FAILED = (2, 125)  # ENOENT, ECANCELED
 
 
+@binding_call("read the image's attachment records")
 def read_attachments(image: Any) -> list[dict[str, str]]:
     """The attachment records of an open image (a read-only open is enough)."""
-    with translated_errors("read the image's attachment records"):
-        return parse_attachments(image.metadata_list())
+    return parse_attachments(image.metadata_list())
 
 
 # ---------------------------------------------------------------- writing records
@@ -84,8 +85,7 @@ def _write_header_omap(cluster: Any, pool: str, namespace: str, image_id: str, s
     except rados.Error as exc:
         if getattr(exc, "errno", None) in _GUARD_FAILED:
             raise NotFoundError(f"image {spec} does not exist (deleted meanwhile)", image=spec) from None
-        with translated_errors(f"update the attachment records of image {spec}"):
-            raise
+        raise translate_binding_error(exc, f"update the attachment records of image {spec}") from exc
 
 
 def image_attachment_state(cluster: Any, pool: str, namespace: str, name: str) -> dict[str, Any] | None:
@@ -112,10 +112,10 @@ def sync_attachment_record(cluster: Any, pool: str, namespace: str, name: str, h
 
 # ---------------------------------------------------------------- libvirt side (libvirt_rbd_disk)
 
+@binding_call("read the libvirt host name")
 def libvirt_host_name(conn: Any) -> str:
     """The name the records give this hypervisor: libvirt's idea of the host name."""
-    with translated_errors("read the libvirt host name"):
-        return conn.getHostname()
+    return conn.getHostname()
 
 
 def sync_domain_records(cluster: Any, host: str, domain: str, domain_uuid: str,

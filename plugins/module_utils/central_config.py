@@ -20,7 +20,7 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.ceph_connecti
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import (
     InvalidInputError,
     NotFoundError,
-    translated_errors,
+    binding_call,
 )
 
 try:
@@ -139,6 +139,11 @@ def option_help(cluster: CephCluster, name: str) -> dict[str, Any]:
                                 option=name) from None
 
 
+@binding_call("read back option {name}")
+def _read_back(handle: Any, name: str) -> str:
+    return handle.conf_get(name)
+
+
 def normalize_value(option: dict[str, Any], text: str) -> str:
     """``text`` as the monitors would store it for ``option`` (a ``config help`` entry).
 
@@ -157,8 +162,7 @@ def normalize_value(option: dict[str, Any], text: str) -> str:
             detail = ", ".join([f"type {option.get('type')}"] + limits
                                + ([f"one of {', '.join(map(str, allowed))}"] if allowed else []))
             raise InvalidInputError(f"{text!r} is not a valid value for {name} ({detail})", option=name) from None
-        with translated_errors(f"read back option {name}"):
-            return handle.conf_get(name)
+        return _read_back(handle, name)
     finally:
         handle.shutdown()
 

@@ -24,7 +24,10 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import
     NotFoundError,
     PermissionDeniedError,
     UnreachableError,
+    binding_call,
     error_for_errno,
+    set_task_deadline,
+    task_deadline,
     translate_binding_error,
     translated_errors,
 )
@@ -203,6 +206,17 @@ def _configured_monitors(handle: Any, params: dict[str, Any], conf_path: str | N
         return f"from {conf_path}"
 
 
+@binding_call("ceph {prefix}")
+def _send_command(call: Any, prefix: str, cmd: str, inbuf: bytes, timeout: float) -> tuple[int, bytes, str]:
+    return call(cmd, inbuf, timeout=timeout)
+
+
+@binding_call("ceph {prefix}", shares_deadline=False)
+def _send_command_anyway(call: Any, prefix: str, cmd: str, inbuf: bytes, timeout: float) -> tuple[int, bytes, str]:
+    """A command with a timeout of its own, sent even when the task's deadline is spent."""
+    return call(cmd, inbuf, timeout=timeout)
+
+
 class CephCluster:
     """An open cluster connection plus cached I/O contexts (one per pool/namespace)."""
 
@@ -210,39 +224,46 @@ class CephCluster:
         self.handle = handle
         self.timeout = timeout
         # One time budget for the whole task (see deadline.py), from the connection's start.
-        self.deadline = Deadline(timeout, started)
+        # A second connection of the same task (libvirt_rbd_disk's records) shares the first's.
+        self.deadline = task_deadline() or Deadline(timeout, started)
+        set_task_deadline(self.deadline)  # shared by every binding call (errors.binding_call)
         self._ioctxs: dict[tuple[str, str], Any] = {}
 
+    @binding_call("read the cluster fsid", shares_deadline=False)  # local: no wait on the cluster
     def fsid(self) -> str:
-        with translated_errors("read the cluster fsid"):
-            return self.handle.get_fsid()
+        return self.handle.get_fsid()
 
     @property
     def user(self) -> str | None:
         """The cephx user the connection authenticated as (without ``client.``)."""
         return getattr(self.handle, "rados_id", None)
 
+    @binding_call("read the client instance id", shares_deadline=False)  # local: no wait on the cluster
     def instance_id(self) -> int:
         """This client's instance id (``client.<id>`` in watcher lists)."""
-        with translated_errors("read the client instance id"):
-            return self.handle.get_instance_id()
+        return self.handle.get_instance_id()
 
+    @binding_call("look up pool id {pool_id}", shares_deadline=False)  # local: no wait on the cluster
     def pool_name(self, pool_id: int) -> str:
         """The name of the pool with id ``pool_id``."""
-        with translated_errors(f"look up pool id {pool_id}"):
-            return self.handle.pool_reverse_lookup(pool_id)
+        return self.handle.pool_reverse_lookup(pool_id)
 
+    @binding_call("read the client setting {name}", shares_deadline=False)  # local: no wait on the cluster
     def conf_get(self, name: str) -> Any:
         """A setting of the client's own configuration."""
-        with translated_errors(f"read the client setting {name}"):
-            return self.handle.conf_get(name)
+        return self.handle.conf_get(name)
+
+    @binding_call("open pool {pool!r}")
+    def _open_ioctx(self, pool: str) -> Any:
+        return self.handle.open_ioctx(pool)
 
     @contextmanager
     def uncached_ioctx(self, pool: str) -> Iterator[Any]:
         """An I/O context of its own on a pool (for a namespace setting of its own), closed after."""
-        with translated_errors(f"open pool {pool!r}"):
-            ioctx = self.handle.open_ioctx(pool)
+        ioctx = self._open_ioctx(pool)
         try:
+            # A scope, not one call: the caller's calls on this I/O context run inside it, so
+            # their errors are mapped here (binding_call declares single calls only).
             with translated_errors(f"pool {pool!r}"):
                 yield ioctx
         finally:
@@ -282,12 +303,15 @@ class CephCluster:
         return self._command("mgr", prefix, args)
 
     def _command(self, target: str, prefix: str, args: dict[str, Any], inbuf: bytes = b"") -> Any:
-        timeout = args.pop("_timeout", None) or self.timeout
+        # An explicit _timeout (the explanation of a timeout in write_errors) is not held back
+        # by the spent deadline; every other command shares it through _send_command.
+        explicit = args.pop("_timeout", None)
+        timeout = explicit or self.timeout
         cmd = {"prefix": prefix, "format": "json"}
         cmd.update({k: v for k, v in args.items() if v is not None})
         call = self.handle.mon_command if target == "mon" else self.handle.mgr_command
-        with translated_errors(f"ceph {prefix}"):
-            ret, outbuf, outs = call(json.dumps(cmd), inbuf, timeout=timeout)
+        send = _send_command if explicit is None else _send_command_anyway
+        ret, outbuf, outs = send(call, prefix, json.dumps(cmd), inbuf, timeout)
         if ret != 0:
             detail = (outs or "").strip() or os.strerror(abs(ret))
             raise error_for_errno(ret, f"ceph {prefix}: {detail}", command=prefix)
@@ -366,5 +390,10 @@ def cluster_connection(params: dict[str, Any]) -> Iterator[CephCluster]:
     cluster = open_cluster(params)
     try:
         yield cluster
+    except UnreachableError as error:
+        named = cluster.deadline.named_in(error)
+        if named is error:
+            raise
+        raise named from error
     finally:
         cluster.close()

@@ -193,6 +193,34 @@ def translated_errors(context: str) -> Iterator[None]:
         raise translate_binding_error(exc, context) from exc
 
 
+# The task's deadline (``deadline.Deadline``), shared by every binding call and mon/mgr
+# command of the task: set once by the connection that opens the cluster
+# (``ceph_connection.open_cluster``); a module process runs one task.
+_TASK_DEADLINE: list[Any] = [None]
+
+
+def set_task_deadline(deadline: Any) -> None:
+    """Make ``deadline`` the one every binding call of this task checks and feeds."""
+    _TASK_DEADLINE[0] = deadline
+
+
+def task_deadline() -> Any:
+    """The task's deadline, or None before a cluster was opened."""
+    return _TASK_DEADLINE[0]
+
+
+@contextmanager
+def explaining_failure() -> Iterator[None]:
+    """Calls that explain a failure (ask the monitors why) are no new work: a spent deadline
+    does not hold them back."""
+    deadline = _TASK_DEADLINE[0]
+    if deadline is None:
+        yield
+        return
+    with deadline.explaining():
+        yield
+
+
 class _Raise:
     """Marker: a binding call whose "not found" is an error like any other."""
 
@@ -203,8 +231,8 @@ class _Raise:
 RAISE = _Raise()
 
 
-def binding_call(context: str | Callable[[dict[str, Any]], str],
-                 not_found: Any = RAISE) -> Callable[[Callable[..., T]], Callable[..., T]]:
+def binding_call(context: str | Callable[[dict[str, Any]], str], not_found: Any = RAISE,
+                 shares_deadline: bool = True) -> Callable[[Callable[..., T]], Callable[..., T]]:
     """Declare, once per binding call, how its exceptions become the collection's errors.
 
     ``context`` says what the call does; it is formatted with the call's arguments by
@@ -213,23 +241,36 @@ def binding_call(context: str | Callable[[dict[str, Any]], str],
     "not found" the call returns ``not_found`` (e.g. ``None``), unless it is ``RAISE``.
     Every other rados/rbd/libvirt exception is translated (:func:`translate_binding_error`);
     the collection's own errors pass through. The arguments are only formatted on failure.
+    Every call shares the task's deadline (:func:`set_task_deadline`): a timeout is noted in
+    it, and once one was noted and the deadline is spent no further call starts (unless
+    ``shares_deadline`` is false: a call with a short timeout of its own that explains one).
     """
     def decorate(func: Callable[..., T]) -> Callable[..., T]:
         binding_errors = _binding_error_types()
         signature = inspect.signature(func)
 
+        def described(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+            bound = signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            return _format_context(context, bound.arguments)
+
         @functools.wraps(func)
         def call(*args: Any, **kwargs: Any) -> T:
+            deadline = _TASK_DEADLINE[0] if shares_deadline else None
+            if deadline is not None and deadline.blocks():
+                deadline.check(described(args, kwargs))
             try:
                 return func(*args, **kwargs)
-            except CephRbdError:
+            except CephRbdError as error:
+                if deadline is not None:
+                    deadline.note(error)
                 raise
             except binding_errors as exc:  # pylint: disable=catching-non-exception
-                bound = signature.bind(*args, **kwargs)
-                bound.apply_defaults()
-                error = translate_binding_error(exc, _format_context(context, bound.arguments))
+                error = translate_binding_error(exc, described(args, kwargs))
                 if isinstance(error, NotFoundError) and not_found is not RAISE:
                     return not_found
+                if deadline is not None:
+                    deadline.note(error)
                 raise error from exc
 
         return call

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.image_types import ImageParent, ImageSnapshot
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import binding_call
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.rbd_common import user_snapshots
 
@@ -82,7 +83,7 @@ def trash_image(ioctx: Any, spec: str, name: str) -> None:
 
 
 @binding_call("read the clone parent of an image", not_found=None)
-def image_parent(image: Any) -> dict[str, Any] | None:
+def image_parent(image: Any) -> ImageParent | None:
     """The clone parent as pool, namespace, image, snapshot; None for an image that is no clone."""
     spec = image.get_parent_image_spec()
     return {
@@ -106,7 +107,7 @@ def used_bytes(image: Any) -> int:
     return total[0]
 
 
-def image_snapshots(image: Any) -> list[dict[str, Any]]:
+def image_snapshots(image: Any) -> list[ImageSnapshot]:
     """User snapshots of an open image: name, id, size, protected."""
     snapshots = []
     for snap in user_snapshots(image):

@@ -18,6 +18,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.image_types import ImageDict
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.image_request import (
     QOS_CONFIG_PREFIX,
     feature_bits,
@@ -61,7 +62,7 @@ class Change:
         """The change's line in the result's ``actions``."""
         return f"{spec}: {self.action}"
 
-    def predict(self, image: dict[str, Any]) -> None:
+    def predict(self, image: ImageDict) -> None:
         """Change the predicted image dict (check mode) as applying would."""
 
     def apply(self, target: ImageTarget) -> None:
@@ -111,7 +112,7 @@ class Resize(Change):
         start = format_size(self.start) if self.start is not None else "the parent's size"
         return f"{spec}: resize from {start} to {format_size(self.to)}"
 
-    def predict(self, image: dict[str, Any]) -> None:
+    def predict(self, image: ImageDict) -> None:
         image["size"] = image["provisioned_bytes"] = self.to
 
     def apply(self, target: ImageTarget) -> None:
@@ -132,7 +133,7 @@ class EnableFeatures(Change):
     def describe(self, spec: str) -> str:
         return f"{spec}: {self.action.partition('_')[0]} features {', '.join(self.features)}"
 
-    def predict(self, image: dict[str, Any]) -> None:
+    def predict(self, image: ImageDict) -> None:
         image["features"] = sorted(set(image["features"]) | set(self.features))
 
     def apply(self, target: ImageTarget) -> None:
@@ -152,7 +153,7 @@ class DisableFeatures(EnableFeatures):
     action: ClassVar[str] = "disable_features"
     enable: ClassVar[bool] = False
 
-    def predict(self, image: dict[str, Any]) -> None:
+    def predict(self, image: ImageDict) -> None:
         image["features"] = sorted(f for f in image["features"] if f not in set(self.features))
 
 
@@ -169,7 +170,7 @@ class Qos(Change):
         parts += [f"remove {', '.join(self.remove)}"] if self.remove else []
         return f"{spec}: {self.action} {'; '.join(parts)}"
 
-    def predict(self, image: dict[str, Any]) -> None:
+    def predict(self, image: ImageDict) -> None:
         values = {k: v for k, v in image[self.action].items() if k not in self.remove}
         values.update(self.set)
         image[self.action] = dict(sorted(values.items()))
@@ -225,7 +226,7 @@ class Import(Change):
 class Flatten(Change):
     action: ClassVar[str] = "flatten"
 
-    def predict(self, image: dict[str, Any]) -> None:
+    def predict(self, image: ImageDict) -> None:
         image["parent"] = None
 
     def apply(self, target: ImageTarget) -> None:

@@ -28,8 +28,8 @@ from typing import Any, Mapping
 
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import (
     CephRbdError,
+    binding_call,
     translate_binding_error,
-    translated_errors,
 )
 
 try:
@@ -225,15 +225,21 @@ def _header_outcome(code: int, values: Any, spec: str) -> tuple[dict[str, Any] |
     return decode_header(dict(values)), None
 
 
+@binding_call("read the metadata of image {spec}")
+def _metadata_page(ioctx: Any, spec: str, image_id: str, start_after: str) -> dict[str, bytes]:
+    """One page of an image's metadata keys from its header object (one read operation)."""
+    with rados.ReadOpCtx() as read_op:
+        values, _unset = ioctx.get_omap_vals(read_op, start_after, METADATA_KEY_PREFIX, MAX_HEADER_KEYS)
+        ioctx.operate_read_op(read_op, HEADER_OBJECT_PREFIX + image_id)
+        return dict(values)
+
+
 def read_image_metadata(ioctx: Any, image_id: str, spec: str) -> dict[str, str]:
     """Every metadata key of an image (QoS settings included), read from its header object."""
     metadata: dict[str, str] = {}
     start_after = ""
     while True:
-        with translated_errors(f"read the metadata of image {spec}"), rados.ReadOpCtx() as read_op:
-            values, _unset = ioctx.get_omap_vals(read_op, start_after, METADATA_KEY_PREFIX, MAX_HEADER_KEYS)
-            ioctx.operate_read_op(read_op, HEADER_OBJECT_PREFIX + image_id)
-            page = dict(values)
+        page = _metadata_page(ioctx, spec, image_id, start_after)
         metadata.update(metadata_from_omap(page))
         if len(page) < MAX_HEADER_KEYS:
             return metadata

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.image_types import ImageDict
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.attachment_records import attachment_blocker
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import InUseError, InvalidInputError
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.image_changes import (
@@ -53,9 +54,9 @@ class ImagePlan:
     """
 
     request: ImageRequest
-    before: Optional[dict[str, Any]]
+    before: Optional[ImageDict]
     changes: list[Change]
-    after: Optional[dict[str, Any]]
+    after: Optional[ImageDict]
     actions: list[str] = field(default_factory=list)
 
     @property
@@ -164,7 +165,7 @@ def _settings(state: dict[str, Any], request: dict[str, Any]) -> list[Change]:
     return changes
 
 
-def plan_image(current: dict[str, Any] | None, request: dict[str, Any],
+def plan_image(current: ImageDict | None, request: dict[str, Any],
                parent_size: int | None = None, source: dict[str, Any] | None = None) -> list[Change]:
     """Ordered changes turning ``current`` (None when missing) into the request.
 
@@ -215,9 +216,9 @@ def describe_change(spec: str, change: Change) -> str:
     return change.describe(spec)
 
 
-def predict_image(current: dict[str, Any] | None, request: dict[str, Any],
+def predict_image(current: ImageDict | None, request: dict[str, Any],
                   changes: list[Change], parent_image: dict[str, Any] | None = None,
-                  with_watchers: bool = True) -> dict[str, Any] | None:
+                  with_watchers: bool = True) -> ImageDict | None:
     """The image after the plan (what check mode reports); None when it will not exist.
 
     ``parent_image`` holds the clone parent snapshot's ``size`` and ``object_size`` (a clone inherits them).
@@ -235,7 +236,7 @@ def predict_image(current: dict[str, Any] | None, request: dict[str, Any],
 
 
 def new_image_dict(request: dict[str, Any], parent_image: dict[str, Any] | None,
-                   with_watchers: bool = True) -> dict[str, Any]:
+                   with_watchers: bool = True) -> ImageDict:
     """The image dict a create (or clone) makes, before resize and the rest (watchers: none,
     or None when watchers are not reported)."""
     features = list(request["features"] or DEFAULT_FEATURES)
@@ -288,7 +289,7 @@ def deletion_blockers(spec: str, watchers: list[str], lockers: list[str], childr
     return f"image {spec} is in use, refusing to delete it: {'; '.join(reasons)}"
 
 
-def deletion_plan(request: dict[str, Any], current: dict[str, Any],
+def deletion_plan(request: dict[str, Any], current: ImageDict,
                   users: dict[str, list[str]]) -> list[Change]:
     """Changes that delete (or trash) an existing image, or InUseError saying why not.
 

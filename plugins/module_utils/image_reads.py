@@ -18,6 +18,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, NamedTuple, Optional, Sequence, Tuple, TypeVar
 
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.image_types import ImageDict
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.attachments import read_attachments
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.ceph_connection import CephCluster
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.clone_identity import mark_parent_identity
@@ -83,7 +84,7 @@ def run_concurrently(func: Callable[[Item], Any], items: Sequence[Item],
 
 
 def image_dict(pool: str, namespace: str, name: str, image_id: str | None, catalog: ImageCatalog,
-               settings: dict[str, Any], **state: Any) -> dict[str, Any]:
+               settings: dict[str, Any], **state: Any) -> ImageDict:
     """The collection's image dict.
 
     ``settings`` holds ``size``, ``features`` (bits), ``object_size``, ``stripe_unit``,
@@ -118,7 +119,7 @@ def image_dict(pool: str, namespace: str, name: str, image_id: str | None, catal
 
 
 def describe_image(image: Any, pool: str, namespace: str, name: str, catalog: ImageCatalog,
-                   details: ReadDetails) -> dict[str, Any]:
+                   details: ReadDetails) -> ImageDict:
     """The collection's image dict of an open image (its metadata read from the header object)."""
     image_id = image.id()
     spec = image_spec(pool, namespace, name)
@@ -132,7 +133,7 @@ def describe_image(image: Any, pool: str, namespace: str, name: str, catalog: Im
 
 
 def describe_header(header: dict[str, Any], pool: str, namespace: str, name: str, image_id: str,
-                    catalog: ImageCatalog) -> dict[str, Any] | None:
+                    catalog: ImageCatalog) -> ImageDict | None:
     """The collection's image dict of an image read from its header (no snapshots; no watchers
     or usage); None when its clone parent cannot be named without opening it."""
     parent = catalog.clone_parent(header["parent"]) if header["parent"] else None

@@ -7,8 +7,8 @@
 Nothing here talks to the cluster. The module reads the current pool (a dict from
 :func:`pools.describe_pool`, or None), the CRUSH rules, the erasure-code profile and
 the monitors' pool defaults, and these functions decide what to do. Each change is a
-small dict with an ``action``; :func:`predict` applies one change to a pool dict the
-way Ceph does, so check mode reports exactly the state an apply leaves.
+typed change of ``pool_changes`` that predicts what it does to a pool dict the way Ceph
+does, so check mode reports exactly the state an apply leaves.
 """
 
 from __future__ import annotations
@@ -19,6 +19,17 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import
     InUseError,
     InvalidInputError,
     NotFoundError,
+)
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.pool_changes import (  # noqa: F401 pylint: disable=unused-import
+    CreateNamespace,
+    CreatePool,
+    DisableApplication,
+    EnableApplication,
+    InitRbd,
+    PoolChange,
+    SetQuota,
+    SetVariable,
+    default_min_size,
 )
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.validation import (
     parse_size,
@@ -204,13 +215,8 @@ def check_existing(name: str, wanted: dict[str, Any], current: dict[str, Any]) -
         raise InvalidInputError(f"pgp_num ({wanted['pgp_num']}) must not be greater than pg_num ({pg_num})")
 
 
-def default_min_size(size: int, configured: int) -> int:
-    """min_size Ceph gives a replicated pool of ``size`` (osd_pool_default_min_size, 0 = size - size/2)."""
-    return min(configured, size) if configured else size - size // 2
-
-
 def creation(name: str, wanted: dict[str, Any], defaults: dict[str, Any],
-             profile: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any]]:
+             profile: dict[str, Any] | None) -> tuple[CreatePool, dict[str, Any]]:
     """The ``create`` change and the pool dict Ceph makes from it.
 
     ``defaults``: the monitors' osd_pool_default_* values (size, min_size, pg_num,
@@ -247,7 +253,7 @@ def creation(name: str, wanted: dict[str, Any], defaults: dict[str, Any],
         "quota_max_bytes": 0, "quota_max_objects": 0, "namespaces": [], "rbd_initialized": False,
         "stored_bytes": 0, "used_bytes": 0, "objects": 0, "max_avail_bytes": None, "percent_used": 0.0,
     }
-    return {"action": "create", "args": args}, state
+    return CreatePool(args=args), state
 
 
 def _differs(key: str, current: Any, wanted: Any) -> bool:
@@ -256,32 +262,32 @@ def _differs(key: str, current: Any, wanted: Any) -> bool:
     return current != wanted
 
 
-def plan_changes(current: dict[str, Any], wanted: dict[str, Any], defaults: dict[str, Any]) -> list[dict[str, Any]]:
+def plan_changes(current: dict[str, Any], wanted: dict[str, Any], defaults: dict[str, Any]) -> list[PoolChange]:
     """Ordered changes that take an existing pool (or the predicted new one) to ``wanted``.
 
     Only options present in ``wanted`` are compared: unset options never change.
     """
-    changes: list[dict[str, Any]] = []
+    changes: list[PoolChange] = []
     state = dict(current)
     for var in SET_VARIABLES:
         if var in wanted and _differs(var, state.get(var), wanted[var]):
-            change = {"action": "set", "var": var, "value": wanted[var]}
+            change = SetVariable(var=var, value=wanted[var])
             changes.append(change)
-            state = predict(state, change, defaults)
+            change.predict(state, defaults)
     app = wanted["application"]
     if app not in state["applications"]:
-        changes.append({"action": "enable_application", "application": app})
+        changes.append(EnableApplication(application=app))
     for other in state["applications"]:
         if other != app:
-            changes.append({"action": "disable_application", "application": other})
+            changes.append(DisableApplication(application=other))
     if wanted["init"] and app == "rbd" and not state["rbd_initialized"]:
-        changes.append({"action": "init"})
+        changes.append(InitRbd())
     for key, field in QUOTA_FIELDS.items():
         if key in wanted and state[key] != wanted[key]:
-            changes.append({"action": "set_quota", "field": field, "value": wanted[key]})
+            changes.append(SetQuota(field=field, value=wanted[key]))
     for namespace in wanted.get("namespaces", []):
         if namespace not in state["namespaces"]:
-            changes.append({"action": "create_namespace", "namespace": namespace})
+            changes.append(CreateNamespace(namespace=namespace))
     return changes
 
 
@@ -305,34 +311,11 @@ def settings_not_kept(wanted: dict[str, Any], after: dict[str, Any] | None) -> l
     ]
 
 
-def predict(state: dict[str, Any], change: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
-    """The pool dict after one change, as Ceph applies it."""
-    new = dict(state)
-    action = change["action"]
-    if action == "set":
-        new[change["var"]] = change["value"]
-        if change["var"] == "size":
-            new["min_size"] = default_min_size(change["value"], defaults["min_size"])
-        if change["var"] == "pg_num" and state["pgp_num"] == state["pg_num"]:
-            new["pgp_num"] = change["value"]  # the monitors move pgp_num along when they were equal
-    elif action == "enable_application":
-        new["applications"] = sorted(set(new["applications"]) | {change["application"]})
-    elif action == "disable_application":
-        new["applications"] = [a for a in new["applications"] if a != change["application"]]
-    elif action == "init":
-        new["applications"] = sorted(set(new["applications"]) | {"rbd"})
-        new["rbd_initialized"] = True
-    elif action == "set_quota":
-        new["quota_" + change["field"]] = change["value"]
-    elif action == "create_namespace":
-        new["namespaces"] = sorted(set(new["namespaces"]) | {change["namespace"]})
-    return new
-
-
-def predict_all(state: dict[str, Any], changes: list[dict[str, Any]], defaults: dict[str, Any]) -> dict[str, Any]:
-    """The pool dict after every change in order."""
+def predict_all(state: dict[str, Any], changes: list[PoolChange], defaults: dict[str, Any]) -> dict[str, Any]:
+    """The pool dict after every change in order (``state`` is left as it is)."""
+    state = dict(state)
     for change in changes:
-        state = predict(state, change, defaults)
+        change.predict(state, defaults)
     return state
 
 

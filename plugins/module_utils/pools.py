@@ -2,7 +2,8 @@
 # Copyright (c) 2026 limiquantix contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Reading pools: settings from the OSD map, usage from ``df``, RBD namespaces."""
+"""Reading pools: settings from the OSD map, usage from ``df``, RBD namespaces; the pool a
+change of ``pool_changes`` is applied to (:class:`PoolTarget`)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,11 @@ from itertools import islice
 from typing import Any
 
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.ceph_connection import CephCluster
-from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.crush import POOL_TYPES, crush_rules_by_id
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.crush import (
+    POOL_TYPES,
+    create_erasure_profile,
+    crush_rules_by_id,
+)
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import (
     CephRbdError,
     PermissionDeniedError,
@@ -210,33 +215,41 @@ def pool_contents(cluster: CephCluster, pool: dict[str, Any]) -> dict[str, Any]:
     return {"images": sorted(images), "objects": objects}
 
 
-def _set_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
+class PoolTarget:
+    """What a pool change (``pool_changes``) is applied to: one pool of the cluster."""
+
+    def __init__(self, cluster: CephCluster, name: str) -> None:
+        self.cluster = cluster
+        self.name = name
+
+    def mon_command(self, prefix: str, **args: Any) -> Any:
+        return self.cluster.mon_command(prefix, **args)
+
+    def init_rbd(self) -> None:
+        _pool_init(self.cluster.ioctx(self.name), self.name)
+
+    def create_namespace(self, namespace: str) -> None:
+        _namespace_create(self.cluster.ioctx(self.name), self.name, namespace)
+
+    def create_erasure_profile(self, profile: dict[str, Any]) -> None:
+        create_erasure_profile(self.cluster, profile)
+
+    def delete(self) -> None:
+        delete_pool(self.cluster, self.name)
 
 
-def apply_pool_change(cluster: CephCluster, name: str, change: dict[str, Any]) -> None:
-    """Carry out one change planned by ``pool_plan`` (create, set, application, init, quota, namespace)."""
-    action = change["action"]
-    if action == "create":
-        cluster.mon_command("osd pool create", **change["args"])
-    elif action == "set":
-        cluster.mon_command("osd pool set", pool=name, var=change["var"], val=_set_value(change["value"]))
-    elif action == "enable_application":
-        cluster.mon_command("osd pool application enable", pool=name, app=change["application"],
-                            yes_i_really_mean_it=True)
-    elif action == "disable_application":
-        cluster.mon_command("osd pool application disable", pool=name, app=change["application"],
-                            yes_i_really_mean_it=True)
-    elif action == "init":
-        _pool_init(cluster.ioctx(name), name)
-    elif action == "set_quota":
-        cluster.mon_command("osd pool set-quota", pool=name, field=change["field"], val=str(change["value"]))
-    elif action == "create_namespace":
-        _namespace_create(cluster.ioctx(name), name, change["namespace"])
-    else:
-        raise ValueError(f"unknown pool change {action!r}")
+def apply_pool_changes(cluster: CephCluster, name: str, changes: list[Any]) -> None:
+    """Apply changes of ``pool_changes`` in order to pool ``name``; after a partial failure
+    the error's ``done`` lists what was done (the task then reports ``changed``)."""
+    target, done = PoolTarget(cluster, name), []
+    for change in changes:
+        try:
+            change.apply(target)
+        except CephRbdError as error:
+            if done:
+                error.details.setdefault("done", done)
+            raise
+        done.append(change.describe(name))
 
 
 def delete_pool(cluster: CephCluster, name: str) -> None:

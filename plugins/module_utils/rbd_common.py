@@ -26,8 +26,10 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.validation im
 )
 
 try:
+    import rados
     import rbd
 except ImportError:  # the module reports missing bindings before calling in here
+    rados = None
     rbd = None
 
 
@@ -64,6 +66,9 @@ def open_image(
     if image is None:
         raise NotFoundError(f"image {spec} does not exist", image=spec)
     try:
+        # A scope, not one call: the caller's librbd calls on the open image (the "open"
+        # phase of image changes) run inside it, so their errors are mapped here;
+        # binding_call declares single calls only.
         with translated_errors(f"image {spec}"):
             yield image
     finally:
@@ -116,3 +121,41 @@ def image_children(image: Any) -> list[str]:
         spec = image_spec(child["pool"], child.get("pool_namespace", ""), child["image"])
         children.append(f"{spec} (in trash)" if child.get("trash") else spec)
     return sorted(children)
+
+
+# ---------------------------------------------------------------- the exclusive lock's owner
+
+# librbd's exclusive lock is a cls_lock on the header with this tag and an "auto <handle>" cookie.
+EXCLUSIVE_LOCK_TAG = "internal"
+
+
+def exclusive_lock_owner(image: Any) -> tuple[str, str] | None:
+    """(client, address) holding an image's exclusive lock (librbd's own lock), or None."""
+    lockers = image.list_lockers() or {}
+    if lockers.get("tag") != EXCLUSIVE_LOCK_TAG:
+        return None
+    for client, cookie, addr in lockers.get("lockers", []):
+        if cookie.startswith("auto "):
+            return client, addr
+    return None
+
+
+def watches(image: Any, addr: str) -> bool:
+    """Whether a client at ``addr`` still watches the image (its watch has not expired)."""
+    return any(w["addr"] == addr for w in image.watchers_list())
+
+
+@binding_call("ask the clients of image {spec} to answer")
+def watchers_answer(ioctx: Any, spec: str, image_id: str, seconds: float) -> bool:
+    """Whether every client watching the image answers a header-update notification within
+    ``seconds`` (what librbd sends after changing an image: a live client re-reads its header)."""
+    try:
+        return ioctx.notify(f"rbd_header.{image_id}", "", max(1, int(seconds * 1000)))
+    except rados.TimedOut:
+        return False
+
+
+@binding_call("break the exclusive lock of image {spec} held by {addr}")
+def break_exclusive_lock(image: Any, spec: str, addr: str) -> None:
+    """Break the lock, blocklisting its owner first (librbd's lock_break, as `rbd lock rm`)."""
+    image.lock_break(rbd.RBD_LOCK_MODE_EXCLUSIVE, addr)

@@ -19,6 +19,7 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import
     NoSpaceError,
     PermissionDeniedError,
     UnreachableError,
+    explaining_failure,
 )
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.pools import pool_usage
 
@@ -66,7 +67,8 @@ def explain_blocked_write(cluster: CephCluster, pool: str, error: CephRbdError) 
     if not isinstance(error, (UnreachableError, NoSpaceError)):
         return error
     try:
-        reason = full_pool_reason(cluster, pool)
+        with explaining_failure():  # asking why is no new work: past a spent deadline too
+            reason = full_pool_reason(cluster, pool)
     except CephRbdError:
         return error
     if reason is None:
@@ -157,7 +159,8 @@ def explain_unreachable(cluster: Any, error: CephRbdError, pool: str | None = No
     if not isinstance(error, UnreachableError):
         return error
     try:
-        reasons = unreachable_reasons(cluster, pool)
+        with explaining_failure():
+            reasons = unreachable_reasons(cluster, pool)
     except CephRbdError:
         return error
     if not reasons:

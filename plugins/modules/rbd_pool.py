@@ -390,13 +390,17 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.ceph_connecti
     cluster_connection,
 )
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.crush import (
-    create_erasure_profile,
     crush_rules_by_id,
     get_erasure_profile,
     rule_summaries,
 )
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import PermissionDeniedError
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.module_runner import CEPH, run_module
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.pool_changes import (
+    CreateErasureProfile,
+    DeletePool,
+    PoolChange,
+)
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.pool_plan import (
     check_erasure_min_size,
     check_existing,
@@ -413,8 +417,7 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.pool_plan imp
 )
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.pools import (
     OBJECT_COUNT_LIMIT,
-    apply_pool_change,
-    delete_pool,
+    apply_pool_changes,
     deletion_disabled_message,
     get_pool,
     monitors_allow_pool_delete,
@@ -458,7 +461,7 @@ def argument_spec() -> dict[str, dict[str, Any]]:
 
 def plan_present(cluster: CephCluster, params: dict[str, Any], wanted: dict[str, Any],
                  before: dict[str, Any] | None,
-                 raw_rules: dict[int, dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+                 raw_rules: dict[int, dict[str, Any]]) -> tuple[list[PoolChange], dict[str, Any]]:
     """Changes that make the pool as wanted, and the pool they leave (``raw_rules``: the CRUSH
     rules by id)."""
     name = params["name"]
@@ -469,14 +472,14 @@ def plan_present(cluster: CephCluster, params: dict[str, Any], wanted: dict[str,
     pool_type = wanted.get("pool_type") or (before or {}).get("type") or "replicated"
     if "crush_rule" in wanted:
         check_rule(wanted["crush_rule"], rules, pool_type)
-    changes: list[dict[str, Any]] = []
+    changes: list[PoolChange] = []
     profile = None
     if pool_type == "erasure" and (before is None or wanted_profile(params) or "min_size" in wanted):
         profile_name = wanted.get("erasure_profile") or (before or {}).get("erasure_profile") or "default"
         existing = get_erasure_profile(cluster, profile_name)
         to_create = check_profile(profile_name, existing, wanted_profile(params))
         if to_create:
-            changes.append({"action": "create_erasure_profile", "profile": to_create})
+            changes.append(CreateErasureProfile(profile=to_create))
         profile = existing or to_create
         check_erasure_min_size(wanted, profile)
     if before is None:
@@ -490,7 +493,7 @@ def plan_present(cluster: CephCluster, params: dict[str, Any], wanted: dict[str,
 
 
 def plan_absent(cluster: CephCluster, before: dict[str, Any] | None, force: bool,
-                check_mode: bool) -> list[dict[str, Any]]:
+                check_mode: bool) -> list[PoolChange]:
     """The deletion, refused for a pool holding data unless forced."""
     if before is None:
         return []
@@ -498,17 +501,7 @@ def plan_absent(cluster: CephCluster, before: dict[str, Any] | None, force: bool
         refuse_deleting_contents(before["name"], pool_contents(cluster, before), OBJECT_COUNT_LIMIT)
     if check_mode and not monitors_allow_pool_delete(cluster):
         raise PermissionDeniedError(deletion_disabled_message(before["name"]))
-    return [{"action": "delete"}]
-
-
-def apply(cluster: CephCluster, name: str, changes: list[dict[str, Any]]) -> None:
-    for change in changes:
-        if change["action"] == "create_erasure_profile":
-            create_erasure_profile(cluster, change["profile"])
-        elif change["action"] == "delete":
-            delete_pool(cluster, name)
-        else:
-            apply_pool_change(cluster, name, change)
+    return [DeletePool()]
 
 
 def converge(module: AnsibleModule) -> dict[str, Any]:
@@ -524,7 +517,7 @@ def converge(module: AnsibleModule) -> dict[str, Any]:
         else:
             changes, after = plan_present(cluster, params, wanted, before, rules_by_id)
         if changes and not module.check_mode:
-            apply(cluster, name, changes)
+            apply_pool_changes(cluster, name, changes)
             after = get_pool(cluster, name)  # rules read again: an EC pool brings a rule of its own
             for message in settings_not_kept(wanted or {}, after):
                 module.warn(message)

@@ -179,26 +179,30 @@ actions:
 """
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.common.warnings import warn
 
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.ceph_connection import (
     CephCluster,
     ceph_connection_argument_spec,
     cluster_connection,
 )
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.lock_recovery import release_dead_owner
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.module_runner import CEPH, run_module
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.rbd_common import (
     image_exists,
     image_spec,
     open_image,
 )
-from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.snapshots import (
-    ROLLBACK,
-    apply_snapshot_actions,
-    image_users,
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.snapshot_changes import (
+    RollbackToSnapshot,
     plan_snapshot,
     predict_snapshot,
-    read_snapshot,
     validate_snapshot_request,
+)
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.snapshots import (
+    SnapshotTarget,
+    image_users,
+    read_snapshot,
 )
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.validation import validate_name
 
@@ -213,7 +217,7 @@ def validate_params(params: dict) -> None:
 
 
 def converge(cluster: CephCluster, params: dict, check_mode: bool) -> tuple:
-    """Read, plan and (unless in check mode) apply; return (before, after, actions)."""
+    """Read, plan and (unless in check mode) apply; return (before, after, changes)."""
     pool, namespace, name = params["pool"], params["namespace"], params["name"]
     image_ref = image_spec(pool, namespace, params["image"])
     if params["state"] == "absent" and not image_exists(cluster, pool, namespace, params["image"]):
@@ -222,14 +226,19 @@ def converge(cluster: CephCluster, params: dict, check_mode: bool) -> tuple:
         before = read_snapshot(image, name)
         users = image_users(image) if params["rollback"] else []
         image_size = image.size()
-    actions = plan_snapshot(image_ref, name, before, params["state"], params["protected"],
+    changes = plan_snapshot(image_ref, name, before, params["state"], params["protected"],
                             params["rollback"], users)
-    if not actions or check_mode:
-        return before, predict_snapshot(before, actions, name, image_size), actions
+    if not changes or check_mode:
+        return before, predict_snapshot(before, changes, name, image_size), changes
+    note = release_dead_owner(cluster, pool, namespace, params["image"])
+    if note:
+        warn(note)
     with open_image(cluster, pool, namespace, params["image"], read_only=False) as image:
-        apply_snapshot_actions(image, f"{image_ref}@{name}", name, actions)
+        target = SnapshotTarget(image, f"{image_ref}@{name}", name)
+        for change in changes:
+            change.apply(target)
         after = read_snapshot(image, name)
-    return before, after, actions
+    return before, after, changes
 
 
 def rollback_note(image_ref: str, name: str, check_mode: bool) -> str:
@@ -242,12 +251,13 @@ def run(module: AnsibleModule) -> dict:
     params = module.params
     validate_params(params)
     with cluster_connection(params) as cluster:
-        before, after, actions = converge(cluster, params, module.check_mode)
+        before, after, changes = converge(cluster, params, module.check_mode)
     diff = {"before": before or {}, "after": after or {}}
-    if ROLLBACK in actions:
+    if RollbackToSnapshot() in changes:
         image_ref = image_spec(params["pool"], params["namespace"], params["image"])
         diff["prepared"] = rollback_note(image_ref, params["name"], module.check_mode)
-    return {"changed": bool(actions), "snapshot": after, "actions": actions, "diff": diff}
+    actions = [change.describe() for change in changes]
+    return {"changed": bool(changes), "snapshot": after, "actions": actions, "diff": diff}
 
 
 def main() -> None:

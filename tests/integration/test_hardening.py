@@ -7,8 +7,10 @@ keys, non-ASCII caps), keyring permissions, and what ANSIBLE_KEEP_REMOTE_FILES k
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import signal
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -399,3 +401,145 @@ def test_ceph_client_role_refuses_values_that_add_lines_to_its_files(tmp_path, o
         assert result["_rc"] != 0 and result.failed, result.stdout[-2000:]
         assert "must be one line each" in result.msg, result.msg
         assert list(etc.iterdir()) == []
+
+
+# A python process that takes an image's exclusive lock (by writing) and keeps it.
+LOCK_HOLDER = """
+import sys, time, rados, rbd
+handle = rados.Rados(conffile=sys.argv[1], conf={"keyring": sys.argv[2]})
+handle.connect()
+image = rbd.Image(handle.open_ioctx(sys.argv[3]), sys.argv[4])
+image.write(b"h" * 4096, 0)
+print(handle.get_instance_id(), flush=True)
+time.sleep(600)
+"""
+
+
+@pytest.fixture
+def lock_holder(testenv, ceph, pool, unique_name):
+    """Start a process holding the exclusive lock of a new image; yields (process, client, addr, image)."""
+    import rbd  # pylint: disable=import-outside-toplevel
+
+    name = unique_name("locked")
+    create_test_image(ceph, pool, name, 8 << 20, features=1 | 4)
+    process = subprocess.Popen(  # pylint: disable=consider-using-with
+        ["/usr/bin/python3", "-c", LOCK_HOLDER, testenv["CEPH_CONF"], testenv["CEPH_KEYRING"], pool, name],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        client = f"client.{process.stdout.readline().strip()}"
+        with rbd_ioctx(ceph, pool) as ioctx, rbd.Image(ioctx, name, read_only=True) as image:
+            lockers = image.list_lockers()["lockers"]
+        assert [entry[0] for entry in lockers] == [client], lockers
+        yield process, client, lockers[0][2], name
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGCONT)
+            process.kill()
+            process.wait()
+
+
+def _blocklisted(ceph, addr):
+    # Ceph 16 prints two JSON lists (addresses, then ranges): the first is read.
+    _ret, out, _err = ceph.mon_command(json.dumps({"prefix": "osd blocklist ls", "format": "json"}), b"")
+    entries, _end = json.JSONDecoder().raw_decode(out.decode().strip() or "[]")
+    return any(entry["addr"] == addr for entry in entries)
+
+
+def _lock_owner(ceph, pool, name):
+    import rbd  # pylint: disable=import-outside-toplevel
+
+    with rbd_ioctx(ceph, pool) as ioctx, rbd.Image(ioctx, name, read_only=True) as image:
+        return [(client, addr) for client, _cookie, addr in image.list_lockers().get("lockers", [])]
+
+
+def test_a_killed_clients_lock_is_broken_once_it_is_provably_dead(ceph, pool, lock_holder):
+    process, client, addr, name = lock_holder
+    process.kill()
+    process.wait()
+    # Killed a moment ago: its watch lasts (osd_client_watch_timeout): not provably dead.
+    started = time.monotonic()
+    early = run_module("rbd_snapshot", {"pool": pool, "image": name, "name": "s1", "timeout": 5})
+    early_seconds = seconds = time.monotonic() - started
+    assert early.failed and not early.changed, early.data
+    assert f"image {pool}/{name} is locked by {client} ({addr}) (exclusive lock), which still watches" in early.msg
+    assert "the task's timeout of 5 s" in early.msg
+    assert seconds < 2.5 * 5 + 5, (seconds, early.msg)  # a bound on the deadline's meaning, not a benchmark
+    assert not _blocklisted(ceph, addr) and _lock_owner(ceph, pool, name) == [(client, addr)]
+    # Once its watch has expired it is provably dead: its lock is broken, it is blocklisted.
+    waited = wait_until("the killed client's watch expired", lambda: addr not in rbd_watchers(ceph, pool, name),
+                        seconds=90)
+    started = time.monotonic()
+    rerun = run_module("rbd_snapshot", {"pool": pool, "image": name, "name": "s1", "timeout": 10})
+    seconds = time.monotonic() - started
+    assert rerun.changed and not rerun.failed, rerun.msg
+    assert any(f"broke the exclusive lock of {client} ({addr}), a dead client" in w for w in rerun.get("warnings") or [])
+    assert _blocklisted(ceph, addr)
+    assert "s1" in image_state(ceph, pool, name)["snapshots"]
+    print(f"watch expired {waited:.1f} s after the kill; early run failed after {early_seconds:.1f} s; "
+          f"re-run after expiry: {seconds:.1f} s")
+
+
+def test_a_live_lock_owner_is_never_broken(ceph, pool, lock_holder):
+    process, client, addr, name = lock_holder
+    # A live owner that answers: librbd has it take the snapshot; its lock stays.
+    live = run_module("rbd_snapshot", {"pool": pool, "image": name, "name": "live", "timeout": 10})
+    assert live.changed and not live.failed, live.msg
+    assert not live.get("warnings"), live.get("warnings")
+    # A live owner that does not answer (stopped): refused at the deadline, never broken.
+    process.send_signal(signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        stuck = run_module("rbd_snapshot", {"pool": pool, "image": name, "name": "stuck", "timeout": 5})
+        seconds = time.monotonic() - started
+    finally:
+        process.send_signal(signal.SIGCONT)
+    assert stuck.failed and not stuck.changed, stuck.data
+    assert f"is locked by {client} ({addr}) (exclusive lock)" in stuck.msg
+    assert seconds < 2.5 * 5 + 5, (seconds, stuck.msg)
+    assert not _blocklisted(ceph, addr) and _lock_owner(ceph, pool, name) == [(client, addr)]
+    assert process.poll() is None
+    assert list(image_state(ceph, pool, name)["snapshots"]) == ["live"]
+
+
+@pytest.fixture(scope="module")
+def deadline_items(ceph, pool):
+    """Several images (one with several snapshots) and one more pool, made once."""
+    for index in range(4):
+        create_test_image(ceph, pool, f"many-{index}", 8 << 20, features=1)
+    create_test_image(ceph, pool, "snaps", 8 << 20, features=1)
+    assert not run_module("rbd_pool", {"name": f"{pool}-extra", "pg_num": 1, "size": 1}).failed
+    for index in range(4):
+        assert not run_module("rbd_snapshot", {"pool": pool, "image": "snaps", "name": f"s{index}"}).failed
+    yield pool
+    run_module("rbd_pool", {"name": f"{pool}-extra", "state": "absent", "force": True})
+
+
+@pytest.fixture
+def paused_with_items(deadline_items, paused):  # pylint: disable=unused-argument
+    """The items above, the cluster paused for one test (unpaused whatever happens)."""
+    return deadline_items
+
+
+@pytest.mark.parametrize("module, args", [
+    ("rbd_snapshot", {"image": "snaps", "name": "new"}),
+    ("rbd_snapshot", {"image": "snaps", "name": "s1", "state": "absent"}),
+    ("rbd_image_info", {}),
+    ("rbd_pool_info", {}),
+    ("rbd_pool", {"namespaces": ["ns1"]}),
+    ("rbd_image", {"name": "many-0", "size": "16M"}),
+], ids=["snapshot-create", "snapshot-remove", "image-info", "pool-info", "pool", "image"])
+def test_every_module_has_one_deadline_on_a_paused_cluster(paused_with_items, module, args):
+    """Every module that talks to Ceph shares one deadline per task: on a paused cluster it
+    fails after about one timeout, not one per snapshot, image or pool, naming the deadline."""
+    timeout = 3
+    where = {"name": paused_with_items} if module.startswith("rbd_pool") else {"pool": paused_with_items}
+    if module == "rbd_pool_info":
+        where = {}
+    started = time.monotonic()
+    result = run_module(module, dict(where, timeout=timeout, **args))
+    seconds = time.monotonic() - started
+    assert result.failed and not result.changed, result.data
+    assert f"the task's timeout of {timeout} s" in result.msg, result.msg
+    # A bound on the deadline's meaning, not a benchmark: about one timeout, plus ansible's start-up.
+    assert seconds < 2.5 * timeout + 5, (seconds, result.msg)
+    print(f"{module} {args}: failed after {seconds:.1f} s: {result.msg}")

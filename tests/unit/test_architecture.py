@@ -16,19 +16,19 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = "ansible_collections.limiquantix.ceph_rbd.plugins.module_utils."
 
 LAYERS = {
-    "errors": "base", "validation": "base", "deadline": "base", "libvirt_disk_xml": "base", "mon_addresses": "base", "attachment_records": "base",
-    "disk_formats": "base",
-    "image_request": "plan", "image_changes": "plan", "image_plan": "plan", "pool_plan": "plan",
+    "errors": "base", "validation": "base", "image_types": "base", "deadline": "base", "libvirt_disk_xml": "base",
+    "mon_addresses": "base", "attachment_records": "base", "disk_formats": "base",
+    "image_request": "plan", "image_changes": "plan", "image_plan": "plan", "pool_plan": "plan", "pool_changes": "plan",
     "libvirt_disk": "plan",
     "ceph_connection": "connection", "libvirt_connection": "connection",
-    "rbd_common": "binding", "image_bindings": "binding", "image_headers": "binding", "snapshots": "binding",
+    "rbd_common": "binding", "image_bindings": "binding", "image_headers": "binding", "snapshots": "binding", "snapshot_changes": "plan",
     "pools": "binding", "crush": "binding", "health": "binding", "ceph_auth": "binding",
     "libvirt_domain": "binding", "libvirt_secrets": "binding",
     "central_config": "binding", "attachments": "binding", "mgr_modules": "binding", "rbd_stats": "binding", "io_rates": "binding",
     "disk_source": "binding", "qemu_img": "binding",
     "image_catalog": "service", "image_reads": "service", "clone_identity": "service", "images": "service", "write_errors": "service",
     "image_import": "service",
-    "libvirt_disk_service": "service", "libvirt_disk_records": "service",
+    "libvirt_disk_service": "service", "lock_recovery": "service", "libvirt_disk_records": "service",
     "module_runner": "entry",
 }
 # What each layer may import (its own layer included where listed).

@@ -9,20 +9,34 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import
     NotFoundError,
 )
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.crush import rule_summary
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils import pool_plan
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.pool_changes import pool_change_from_dict
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.pool_plan import (
     check_erasure_min_size,
     check_existing,
     check_profile,
     check_rule,
-    creation,
     default_min_size,
     desired_pool,
-    plan_changes,
-    predict_all,
     refuse_deleting_contents,
     settings_view,
     wanted_profile,
 )
+
+
+# The plans are typed changes (pool_changes); these tests read and write them as plain data.
+def creation(*args):
+    create, state = pool_plan.creation(*args)
+    return create.as_dict(), state
+
+
+def plan_changes(*args):
+    return [change.as_dict() for change in pool_plan.plan_changes(*args)]
+
+
+def predict_all(state, changes, defaults):
+    return pool_plan.predict_all(state, [pool_change_from_dict(change) for change in changes], defaults)
+
 
 DEFAULTS = {"size": 3, "min_size": 0, "pg_num": 32, "pg_autoscale_mode": "on", "crush_rule": "replicated_rule"}
 

@@ -10,15 +10,31 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import
     InvalidInputError,
     NotFoundError,
 )
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils import snapshot_changes
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.snapshot_changes import SNAPSHOT_CHANGE_KINDS
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.snapshots import (
-    apply_snapshot_actions,
+    SnapshotTarget,
     child_specs,
     describe_snapshot,
     find_user_snapshot,
     format_timestamp,
-    plan_snapshot,
-    predict_snapshot,
 )
+
+
+# The plans are typed changes (snapshot_changes); these tests read and write them as their actions.
+def plan_snapshot(*args):
+    return [change.describe() for change in snapshot_changes.plan_snapshot(*args)]
+
+
+def predict_snapshot(before, actions, name, image_size):
+    changes = [SNAPSHOT_CHANGE_KINDS[action]() for action in actions]
+    return snapshot_changes.predict_snapshot(before, changes, name, image_size)
+
+
+def apply_snapshot_actions(image, spec, name, actions):
+    for action in actions:
+        SNAPSHOT_CHANGE_KINDS[action]().apply(SnapshotTarget(image, spec, name))
+
 
 IMAGE = "images/base"
 SNAP = {"name": "golden", "id": 4, "size": 1024, "protected": False,
