@@ -37,6 +37,15 @@ class ImageSnapshot(TypedDict):
     protected: bool
 
 
+class ImageSource(TypedDict):
+    """The disk image file an image was imported from (rbd_image ``source``), as recorded
+    in its ``limiquantix.source.*`` metadata once the import finished."""
+
+    sha256: str
+    format: Optional[str]
+    size: Optional[int]
+
+
 class ImageDict(TypedDict):
     """The collection's image dict. None where a value is unknown: a new image's ``id`` in
     check mode, ``watchers`` and ``used_bytes`` when they were not read."""
@@ -58,6 +67,7 @@ class ImageDict(TypedDict):
     used_bytes: Optional[int]
     qos: Dict[str, Any]
     metadata: Dict[str, str]
+    source: Optional[ImageSource]
 
 
 class ImageInfoDict(ImageDict, total=False):
