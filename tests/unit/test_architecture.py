@@ -18,14 +18,15 @@ PACKAGE = "ansible_collections.limiquantix.ceph_rbd.plugins.module_utils."
 LAYERS = {
     "errors": "base", "validation": "base", "deadline": "base", "libvirt_disk_xml": "base", "mon_addresses": "base", "attachment_records": "base",
     "image_request": "plan", "image_changes": "plan", "image_plan": "plan", "pool_plan": "plan",
-    "libvirt_disk": "plan",
+    "libvirt_disk": "plan", "migration_plan": "plan",
     "ceph_connection": "connection", "libvirt_connection": "connection",
     "rbd_common": "binding", "image_bindings": "binding", "image_headers": "binding", "snapshots": "binding",
     "pools": "binding", "crush": "binding", "health": "binding", "ceph_auth": "binding",
-    "libvirt_domain": "binding", "libvirt_secrets": "binding",
+    "libvirt_domain": "binding", "libvirt_secrets": "binding", "libvirt_migration": "binding",
     "central_config": "binding", "attachments": "binding", "mgr_modules": "binding", "rbd_stats": "binding", "io_rates": "binding",
     "image_catalog": "service", "image_reads": "service", "clone_identity": "service", "images": "service", "write_errors": "service",
     "libvirt_disk_service": "service", "libvirt_disk_records": "service",
+    "domain_migration": "service", "migration_access": "service",
     "module_runner": "entry",
 }
 # What each layer may import (its own layer included where listed).

@@ -1,0 +1,286 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Live migration on the fleet (docs/migration.md): migrate.yml, evacuate.yml, the up-front
+refusals and migration_check.yml against what a migration really does.
+
+One module-scoped setup serves every case: a pool, a cephx user, its secret on every host,
+and a few VMs with RBD disks started on hv1. Real migrations are few (each 2-4 s); the
+refusals are asserted to fire before anything moves (seconds), never by waiting for librbd's
+5-minute connect timeout.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+import xml.etree.ElementTree as ET
+from typing import Any
+
+import pytest
+
+from .cephstate import (
+    create_client_key,
+    create_rbd_pool,
+    create_test_image,
+    delete_client_key,
+    delete_pool,
+    domain_with_rbd_disks,
+    read_image,
+    rbd_ioctx,
+    rbd_watchers,
+    usable_domain_type,
+    write_image,
+)
+from .conftest import fleet_exec
+from .harness import COLLECTION_ROOT, Result, run_playbook
+from .test_fleet import changed_tasks, failures
+
+PLAYBOOKS = COLLECTION_ROOT / "playbooks"
+HOSTS = ("hv1", "hv2", "hv3")
+PATTERN = b"written-before-the-move:" * 100
+
+
+# --- the fleet's state -----------------------------------------------------------------------
+
+def runs_on(fleet, name: str) -> list[str]:
+    """The hosts where the domain runs."""
+    return [host for host in HOSTS
+            if fleet_exec(fleet, host, "virsh", "domstate", name, check=False).stdout.strip() == "running"]
+
+
+def defined_on(fleet, name: str) -> list[str]:
+    return [host for host in HOSTS
+            if fleet_exec(fleet, host, "virsh", "dominfo", name, check=False).returncode == 0]
+
+
+def persistent_on(fleet, host: str, name: str) -> bool:
+    info = fleet_exec(fleet, host, "virsh", "dominfo", name).stdout
+    return any(line.split() == ["Persistent:", "yes"] for line in info.splitlines())
+
+
+def set_secret(fleet, host: str, secret: str, user: str, key: str | None) -> None:
+    """Define the private ceph secret on a host (the key through stdin, never argv); None: undefine."""
+    fleet_exec(fleet, host, "virsh", "secret-undefine", secret, check=False)
+    if key is None:
+        return
+    xml = (f"<secret ephemeral='no' private='yes'><uuid>{secret}</uuid>"
+           f"<usage type='ceph'><name>client.{user} secret</name></usage></secret>")
+    fleet_exec(fleet, host, "virsh", "secret-define", "/dev/stdin", stdin=xml)
+    fleet_exec(fleet, host, "virsh", "secret-set-value", secret, "--file", "/dev/stdin", stdin=key)
+
+
+def random_cephx_key() -> str:
+    """A well-formed cephx key that no client has (type 1, a creation time, 16 random bytes)."""
+    import base64  # pylint: disable=import-outside-toplevel
+    import os  # pylint: disable=import-outside-toplevel
+    import struct  # pylint: disable=import-outside-toplevel
+
+    return base64.b64encode(struct.pack("<HIIH", 1, int(time.time()), 0, 16) + os.urandom(16)).decode()
+
+
+def ceph_conf_text(fleet, fsid: str | None = None, mon: str | None = None) -> str:
+    return (f"[global]\nfsid = {fsid or fleet['CEPH_FSID']}\n"
+            f"mon host = {mon or fleet['CEPH_MON_HOST']}\n")
+
+
+def write_ceph_conf(fleet, host: str, text: str) -> None:
+    fleet_exec(fleet, host, "sh", "-c", "mkdir -p /etc/ceph && cat > /etc/ceph/ceph.conf", stdin=text)
+
+
+def start_vm(fleet, host: str, name: str, xml: str) -> None:
+    fleet_exec(fleet, host, "virsh", "define", "/dev/stdin", stdin=xml)
+    started = fleet_exec(fleet, host, "virsh", "start", name, check=False)
+    assert started.returncode == 0, started.stderr
+
+
+def without_monitors(xml: str) -> str:
+    """The domain's RBD disks without <host>: QEMU takes the monitors from the host's ceph.conf."""
+    root = ET.fromstring(xml)
+    for source in root.iter("source"):
+        for host in source.findall("host"):
+            source.remove(host)
+    return ET.tostring(root, encoding="unicode")
+
+
+def with_file_disk(xml: str, path: str) -> str:
+    root = ET.fromstring(xml)
+    disk = ET.SubElement(root.find("devices"), "disk", {"type": "file", "device": "disk"})
+    ET.SubElement(disk, "driver", {"name": "qemu", "type": "raw"})
+    ET.SubElement(disk, "source", {"file": path})
+    ET.SubElement(disk, "target", {"dev": "vdz", "bus": "virtio"})
+    return ET.tostring(root, encoding="unicode")
+
+
+def lock_owner_and_watchers(ceph, pool: str, image: str) -> tuple[list[str], list[int]]:
+    """(exclusive lock owners' client names, watcher client ids) of an image."""
+    import rbd  # pylint: disable=import-outside-toplevel
+
+    with rbd_ioctx(ceph, pool) as ioctx, rbd.Image(ioctx, image, read_only=True) as handle:
+        lockers = handle.list_lockers() or {"lockers": []}
+        owners = [client for client, _cookie, _addr in lockers["lockers"]]
+        watchers = [watcher["id"] for watcher in handle.watchers_list()]
+    return owners, watchers
+
+
+def qemu_write(fleet, host: str, name: str, disk: str, offset: int) -> None:
+    """Make the VM's QEMU write to its disk (the guest has no OS): through QEMU's qemu-io."""
+    command = f'qemu-io -d /machine/peripheral/virtio-{disk}/virtio-backend "write -P 0x5a {offset} 4k"'
+    done = fleet_exec(fleet, host, "virsh", "qemu-monitor-command", name, "--hmp", command, check=False)
+    assert done.returncode == 0 and "error" not in done.stdout.lower(), (done.stdout, done.stderr)
+
+
+# --- running the playbooks ------------------------------------------------------------------
+
+def play(fleet, playbook: str, check: bool = False, **extra: Any) -> Result:
+    variables = {"migration_access_timeout": 5, **extra}
+    started = time.monotonic()
+    result = run_playbook(PLAYBOOKS / playbook, inventory=fleet["TESTENV_INVENTORY"], extra_vars=variables,
+                          check=check, diff=False, timeout=600)
+    result.data["_seconds"] = time.monotonic() - started
+    return result
+
+
+def outcomes(result: Result) -> list[dict[str, Any]]:
+    """migrate_outcomes as the playbook noted them (the last set_fact of each)."""
+    payload = json.loads(result.stdout[result.stdout.find("{"):])
+    found: list[dict[str, Any]] = []
+    for play_ in payload["plays"]:
+        for task in play_["tasks"]:
+            for res in task["hosts"].values():
+                facts = res.get("ansible_facts", {})
+                if "migrate_outcomes" in facts:
+                    found = facts["migrate_outcomes"]
+    return found
+
+
+def refused(fleet, result: Result, vm: str, source: str, *texts: str) -> str:
+    """The playbook failed, in seconds, naming the texts; the VM still runs on the source."""
+    assert result["_rc"] != 0, result.stdout[-2000:]
+    message = " ".join(failures(result))
+    for text in texts:
+        assert text in message, (text, message)
+    assert result["_seconds"] < 60, result["_seconds"]
+    assert runs_on(fleet, vm) == [source]
+    return message
+
+
+# --- the setup shared by every case ------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def mig(fleet, ceph):
+    tag = uuid.uuid4().hex[:6]
+    names: dict[str, Any] = {
+        "tag": tag, "pool": f"mig-{tag}", "user": f"mig{tag}", "secret": str(uuid.uuid4()),
+        "vm": f"t-mig-{tag}", "vm2": f"t-mig2-{tag}", "nolock": f"t-miglock-{tag}", "local": f"t-miglocal-{tag}",
+        "confvm": f"t-migconf-{tag}",
+    }
+    create_rbd_pool(ceph, names["pool"])
+    key = create_client_key(ceph, f"client.{names['user']}", names["pool"])
+    names["key"] = key
+    for host in HOSTS:
+        set_secret(fleet, host, names["secret"], names["user"], key)
+        write_ceph_conf(fleet, host, ceph_conf_text(fleet))
+    for image in ("vol-a", "vol-b", "vol-conf"):
+        create_test_image(ceph, names["pool"], image, 16 * 1024 * 1024)
+    create_test_image(ceph, names["pool"], "vol-nolock", 16 * 1024 * 1024, features=1)
+    write_image(ceph, names["pool"], "vol-a", PATTERN)
+    domain_type = usable_domain_type()
+
+    def xml(name: str, image: str) -> str:
+        return domain_with_rbd_disks(name, [(names["pool"], image)], fleet["TESTENV_MON_ADDR"], names["user"],
+                                     names["secret"], domain_type)
+
+    names["xml"] = xml
+    start_vm(fleet, "hv1", names["vm"], xml(names["vm"], "vol-a"))
+    yield names
+    for host in HOSTS:
+        for name in (names["vm"], names["vm2"], names["nolock"], names["local"], names["confvm"]):
+            fleet_exec(fleet, host, "virsh", "destroy", name, check=False)
+            fleet_exec(fleet, host, "virsh", "undefine", name, check=False)
+        fleet_exec(fleet, host, "virsh", "secret-undefine", names["secret"], check=False)
+        fleet_exec(fleet, host, "rm", "-f", "/etc/ceph/ceph.conf", f"/var/lib/libvirt/images/{tag}.raw", check=False)
+    delete_client_key(ceph, f"client.{names['user']}")
+    delete_pool(ceph, names["pool"])
+
+
+# --- the cases ----------------------------------------------------------------------------------
+
+def test_migrate_moves_a_vm_live_and_back_with_its_data_one_watcher_and_the_lock(fleet, ceph, mig):
+    vm, pool = mig["vm"], mig["pool"]
+    assert runs_on(fleet, vm) == ["hv1"]
+
+    check = play(fleet, "migrate.yml", check=True, vm=vm, target="hv2")
+    assert check["_rc"] == 0, failures(check) or check.stdout[-2000:]
+    assert ("hv1", "Plan the move of " + vm + " (check mode, refusals on the source)") in changed_tasks(check)
+    assert runs_on(fleet, vm) == ["hv1"]  # check mode moved nothing
+
+    moved = play(fleet, "migrate.yml", vm=vm, target="hv2")
+    assert moved["_rc"] == 0, failures(moved) or moved.stdout[-3000:]
+    [outcome] = outcomes(moved)
+    assert outcome["moved"] and outcome["changed"] and outcome["source"] == "hv1" and outcome["target"] == "hv2"
+    assert 0 < outcome["duration"] < 60
+    assert runs_on(fleet, vm) == ["hv2"] and defined_on(fleet, vm) == ["hv2"]
+    assert persistent_on(fleet, "hv2", vm)
+    assert len(rbd_watchers(ceph, pool, "vol-a")) == 1
+    # The target's QEMU writes (through qemu-io: the guest has no OS) and so takes the lock.
+    qemu_write(fleet, "hv2", vm, "disk1", 1024 * 1024)
+    owners, watchers = lock_owner_and_watchers(ceph, pool, "vol-a")
+    assert len(watchers) == 1 and owners == [f"client.{watchers[0]}"], (owners, watchers)
+    assert read_image(ceph, pool, "vol-a", len(PATTERN)) == PATTERN
+    assert read_image(ceph, pool, "vol-a", 4096, 1024 * 1024) == b"\x5a" * 4096
+
+    for check_mode in (True, False):  # already there: ok, nothing changes
+        again = play(fleet, "migrate.yml", check=check_mode, vm=vm, target="hv2")
+        assert again["_rc"] == 0 and changed_tasks(again) == set(), failures(again)
+        assert outcomes(again) == []
+    assert runs_on(fleet, vm) == ["hv2"]
+
+    back = play(fleet, "migrate.yml", vm=vm, target="hv1")
+    assert back["_rc"] == 0, failures(back)
+    assert runs_on(fleet, vm) == ["hv1"] and defined_on(fleet, vm) == ["hv1"]
+    assert len(rbd_watchers(ceph, pool, "vol-a")) == 1
+    assert read_image(ceph, pool, "vol-a", len(PATTERN)) == PATTERN
+    assert read_image(ceph, pool, "vol-a", 4096, 1024 * 1024) == b"\x5a" * 4096
+
+
+def test_bad_targets_and_vms_are_refused_up_front_naming_host_vm_and_disk(fleet, ceph, mig):
+    vm, pool, secret = mig["vm"], mig["pool"], mig["secret"]
+    assert runs_on(fleet, vm) == ["hv1"]
+    try:
+        # The secret is missing on the target.
+        set_secret(fleet, "hv3", secret, mig["user"], None)
+        refused(fleet, play(fleet, "migrate.yml", vm=vm, target="hv3"), vm, "hv1",
+                f"VM '{vm}'", "hv3", f"vdb ({pool}/vol-a)", secret)
+        # Another value, set behind the collection's back (the fingerprint cannot see it).
+        set_secret(fleet, "hv3", secret, mig["user"], mig["key"])
+        fleet_exec(fleet, "hv3", "virsh", "secret-set-value", secret, "--file", "/dev/stdin",
+                   stdin=random_cephx_key())
+        refused(fleet, play(fleet, "migrate.yml", vm=vm, target="hv3"), vm, "hv1",
+                f"hv3: VM '{vm}' disk vdb ({pool}/vol-a)", f"client.{mig['user']}",
+                f"check that libvirt secret {secret} holds the current key")
+        set_secret(fleet, "hv3", secret, mig["user"], mig["key"])
+        # The target's ceph.conf reaches no cluster, for a VM whose disks take their monitors from it.
+        start_vm(fleet, "hv1", mig["confvm"], without_monitors(mig["xml"](mig["confvm"], "vol-conf")))
+        write_ceph_conf(fleet, "hv3", ceph_conf_text(fleet, mon="127.0.0.1:9"))
+        refused(fleet, play(fleet, "migrate.yml", vm=mig["confvm"], target="hv3"), mig["confvm"], "hv1",
+                f"hv3: VM '{mig['confvm']}' disk vdb ({pool}/vol-conf)", "cannot reach the Ceph monitors (127.0.0.1:9)")
+    finally:
+        set_secret(fleet, "hv3", secret, mig["user"], mig["key"])
+        write_ceph_conf(fleet, "hv3", ceph_conf_text(fleet))
+    assert len(rbd_watchers(ceph, pool, "vol-a")) == 1
+
+
+def test_images_without_exclusive_lock_and_local_disks_are_refused(fleet, ceph, mig):
+    pool = mig["pool"]
+    start_vm(fleet, "hv1", mig["nolock"], mig["xml"](mig["nolock"], "vol-nolock"))
+    message = refused(fleet, play(fleet, "migrate.yml", vm=mig["nolock"], target="hv2"), mig["nolock"], "hv1",
+                      f"hv2: VM '{mig['nolock']}' disk vdb ({pool}/vol-nolock)", "exclusive-lock")
+    assert "rbd feature enable" in message
+    path = f"/var/lib/libvirt/images/{mig['tag']}.raw"
+    fleet_exec(fleet, "hv1", "sh", "-c", f"truncate -s 1M {path} && chown libvirt-qemu {path}")
+    start_vm(fleet, "hv1", mig["local"], with_file_disk(mig["xml"](mig["local"], "vol-b"), path))
+    refused(fleet, play(fleet, "migrate.yml", vm=mig["local"], target="hv2"), mig["local"], "hv1",
+            f"VM '{mig['local']}' from hv1", f"disk vdz is file {path}", "not on shared storage")
+    for name in (mig["nolock"], mig["local"]):
+        fleet_exec(fleet, "hv1", "virsh", "destroy", name)
+        fleet_exec(fleet, "hv1", "virsh", "undefine", name)
