@@ -191,6 +191,8 @@ def mig(fleet, ceph):
                                      names["secret"], domain_type)
 
     names["xml"] = xml
+    names["local_file"] = path = f"/var/lib/libvirt/images/{tag}.raw"
+    fleet_exec(fleet, "hv1", "sh", "-c", f"truncate -s 1M {path} && chown libvirt-qemu {path}")
     start_vm(fleet, "hv1", names["vm"], xml(names["vm"], "vol-a"))
     yield names
     for host in HOSTS:
@@ -267,6 +269,8 @@ def test_bad_targets_and_vms_are_refused_up_front_naming_host_vm_and_disk(fleet,
     finally:
         set_secret(fleet, "hv3", secret, mig["user"], mig["key"])
         write_ceph_conf(fleet, "hv3", ceph_conf_text(fleet))
+        fleet_exec(fleet, "hv1", "virsh", "destroy", mig["confvm"], check=False)
+        fleet_exec(fleet, "hv1", "virsh", "undefine", mig["confvm"], check=False)
     assert len(rbd_watchers(ceph, pool, "vol-a")) == 1
 
 
@@ -276,11 +280,46 @@ def test_images_without_exclusive_lock_and_local_disks_are_refused(fleet, ceph, 
     message = refused(fleet, play(fleet, "migrate.yml", vm=mig["nolock"], target="hv2"), mig["nolock"], "hv1",
                       f"hv2: VM '{mig['nolock']}' disk vdb ({pool}/vol-nolock)", "exclusive-lock")
     assert "rbd feature enable" in message
-    path = f"/var/lib/libvirt/images/{mig['tag']}.raw"
-    fleet_exec(fleet, "hv1", "sh", "-c", f"truncate -s 1M {path} && chown libvirt-qemu {path}")
+    path = mig["local_file"]
     start_vm(fleet, "hv1", mig["local"], with_file_disk(mig["xml"](mig["local"], "vol-b"), path))
     refused(fleet, play(fleet, "migrate.yml", vm=mig["local"], target="hv2"), mig["local"], "hv1",
             f"VM '{mig['local']}' from hv1", f"disk vdz is file {path}", "not on shared storage")
     for name in (mig["nolock"], mig["local"]):
         fleet_exec(fleet, "hv1", "virsh", "destroy", name)
         fleet_exec(fleet, "hv1", "virsh", "undefine", name)
+
+
+def test_evacuate_moves_every_vm_off_a_host_reports_what_cannot_move_and_a_second_run_does_nothing(fleet, ceph, mig):
+    vm, vm2, local = mig["vm"], mig["vm2"], mig["local"]
+    assert runs_on(fleet, vm) == ["hv1"]
+    start_vm(fleet, "hv1", vm2, mig["xml"](vm2, "vol-b"))
+    path = mig["local_file"]
+    start_vm(fleet, "hv1", local, with_file_disk(mig["xml"](local, "vol-conf"), path))
+
+    check = play(fleet, "evacuate.yml", check=True, host="hv1", evacuate_parallel=2)
+    assert check["_rc"] != 0  # the VM with a local disk cannot move
+    predicted = {o["vm"]: (o["target"], o["moved"]) for o in outcomes(check)}
+    assert predicted == {vm: ("hv2", True), vm2: ("hv3", True), local: ("hv2", False)}
+    assert sorted(runs_on(fleet, name)[0] for name in (vm, vm2, local)) == ["hv1"] * 3
+
+    # Sorted by name, round robin: vm -> hv2, vm2 -> hv3 (both at once), local -> hv2 (refused).
+    evacuated = play(fleet, "evacuate.yml", host="hv1", evacuate_parallel=2)
+    assert evacuated["_rc"] != 0
+    moved = {o["vm"]: o for o in outcomes(evacuated)}
+    assert moved[vm]["moved"] and moved[vm2]["moved"] and not moved[local]["moved"], moved
+    assert "not on shared storage" in moved[local]["reason"] and f"{path}" in moved[local]["reason"]
+    assert runs_on(fleet, vm) == ["hv2"] and runs_on(fleet, vm2) == ["hv3"] and runs_on(fleet, local) == ["hv1"]
+    assert defined_on(fleet, vm) == ["hv2"] and defined_on(fleet, vm2) == ["hv3"]
+    report = " ".join(str(task.get("msg")) for task in evacuated.tasks if task.get("_task") == "Report what moved where")
+    assert f"{vm}: moved from hv1 to hv2" in report and f"{local}: NOT MOVED (stays on hv1)" in report, report
+    for image in ("vol-a", "vol-b"):
+        assert len(rbd_watchers(ceph, mig["pool"], image)) == 1
+    assert read_image(ceph, mig["pool"], "vol-a", len(PATTERN)) == PATTERN
+
+    fleet_exec(fleet, "hv1", "virsh", "destroy", local)
+    fleet_exec(fleet, "hv1", "virsh", "undefine", local)
+    for check_mode in (True, False):
+        again = play(fleet, "evacuate.yml", check=check_mode, host="hv1", evacuate_parallel=2)
+        assert again["_rc"] == 0 and changed_tasks(again) == set(), failures(again)
+        assert outcomes(again) == []
+    fleet_exec(fleet, "hv3", "virsh", "destroy", vm2)
