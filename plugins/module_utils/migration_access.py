@@ -23,10 +23,9 @@ from typing import Any
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.ceph_connection import cluster_connection
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import CephRbdError, NotFoundError, UnreachableError
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.image_request import feature_names
-from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.libvirt_migration import stored_secret_value
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.libvirt_secrets import (
     get_secret,
-    lookup_secret,
+    stored_secret_value,
     uuid_for_usage,
 )
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.migration_plan import (
@@ -35,6 +34,8 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.migration_pla
     disk_label,
     fsid_problem,
     image_problem,
+    secret_remedy,
+    unreachable_remedy,
 )
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.rbd_common import open_image
 
@@ -61,7 +62,7 @@ def _secret_key(conn: Any, request: AccessRequest, uuid: str | None, usage: str 
     stored = get_secret(conn, uuid) if uuid else None
     if stored is None:
         return None, f"{name} is not defined on {request.host} (define it with limiquantix.ceph_rbd.libvirt_secret)"
-    value = stored_secret_value(lookup_secret(conn, uuid), uuid, stored["private"], request.secrets_dir)
+    value = stored_secret_value(conn, uuid, stored["private"], request.secrets_dir)
     if not value:
         return None, f"{name} on {request.host} has no value (set it with limiquantix.ceph_rbd.libvirt_secret)"
     return base64.b64encode(value).decode("ascii"), name
@@ -86,35 +87,42 @@ def _check_group(request: AccessRequest, key: str, user: str, mons: tuple[str, .
         report["fsid"] = fsid
         problem = fsid_problem(request.host, request.domain, user, fsid, request.fsid)
         if problem:
-            report["problems"].append(problem)
+            _note(report, *problem)
             return
         for disk in disks:
             features = _image_features(cluster, disk)
             report["disks"].append(dict(disk, features=features or []))
             problem = image_problem(request.host, request.domain, disk, features)
             if problem:
-                report["problems"].append(problem)
+                _note(report, *problem)
+
+
+def _note(report: dict[str, Any], problem: str, remedy: str) -> None:
+    report["problems"].append(problem)
+    if remedy not in report["remedies"]:
+        report["remedies"].append(remedy)
 
 
 def check_access(conn: Any, request: AccessRequest) -> dict[str, Any]:
-    """``host``, ``fsid``, ``disks`` (with their features) and ``problems`` (empty when QEMU can open them all)."""
-    report: dict[str, Any] = {"host": request.host, "fsid": None, "disks": [], "problems": []}
+    """``host``, ``fsid``, ``disks`` (with their features), ``problems`` (empty when QEMU can open them
+    all) and ``remedies`` (what to do about them)."""
+    report: dict[str, Any] = {"host": request.host, "fsid": None, "disks": [], "problems": [], "remedies": []}
     for credential in credentials_of(request.disks):
         user, uuid, usage, mons = credential
         group = [disk for disk in request.disks if credential_of(disk) == credential]
         where = f"{request.host}: VM {request.domain!r} disk {', '.join(disk_label(d) for d in group)}"
         key, secret = _secret_key(conn, request, uuid, usage)
         if key is None:
-            report["problems"].append(f"{where}: {secret}")
+            _note(report, f"{where}: {secret}", secret_remedy(request.host, user))
             continue
         try:
             _check_group(request, key, user, mons, group, report)
         except UnreachableError as error:
-            report["problems"].append(
-                f"{where}: client.{user} with the key of {secret} cannot use the cluster: {error}. A key the "
-                f"monitors refuse looks the same: check that {secret} holds the current key of client.{user} "
-                "(limiquantix.ceph_rbd.libvirt_secret; playbooks/hypervisors.yml) and that this host reaches the "
-                "disk's monitors or those of its ceph.conf")
+            _note(report, f"{where}: client.{user} with the key of {secret} cannot use the cluster: {error}. A key "
+                  f"the monitors refuse looks the same: check that {secret} holds the current key of client.{user} "
+                  "and that this host reaches the disk's monitors or those of its ceph.conf",
+                  unreachable_remedy(request.host, user))
         except CephRbdError as error:
-            report["problems"].append(f"{where}: client.{user} with the key of {secret} cannot use the cluster: {error}")
+            _note(report, f"{where}: client.{user} with the key of {secret} cannot use the cluster: {error}",
+                  unreachable_remedy(request.host, user))
     return report

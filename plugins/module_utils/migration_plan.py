@@ -106,20 +106,34 @@ def credentials_of(disks: list[dict[str, Any]]) -> list[tuple[str, str | None, s
     return seen
 
 
-def image_problem(host: str, domain: str, disk: dict[str, Any], features: list[str] | None) -> str | None:
-    """Why this host cannot take over the disk's image (None when it can)."""
+def image_problem(host: str, domain: str, disk: dict[str, Any], features: list[str] | None) -> tuple[str, str] | None:
+    """(why this host cannot take over the disk's image, the remedy), None when it can."""
     where = f"{host}: VM {domain!r} disk {disk_label(disk)}"
+    spec = image_spec(disk["pool"], disk.get("namespace") or "", disk["image"])
     if features is None:
-        return f"{where}: the image does not exist in the cluster this host reaches"
+        return (f"{where}: the image does not exist in the cluster this host reaches",
+                f"check the disk's pool and image, and that {host} reaches the source's cluster")
     if EXCLUSIVE_LOCK not in features:
         return (f"{where}: the image lacks the exclusive-lock feature: two QEMUs could write it "
-                f"during the hand-over (rbd feature enable {image_spec(disk['pool'], disk.get('namespace') or '', disk['image'])} "
-                "exclusive-lock, or rbd_image features: [layering, exclusive-lock, ...])")
+                "during the hand-over",
+                f"rbd feature enable {spec} exclusive-lock (or rbd_image with features including exclusive-lock)")
     return None
 
 
-def fsid_problem(host: str, domain: str, user: str, fsid: str, expected: str | None) -> str | None:
+def fsid_problem(host: str, domain: str, user: str, fsid: str, expected: str | None) -> tuple[str, str] | None:
     if expected and fsid.lower() != expected.lower():
-        return (f"{host}: VM {domain!r}: client.{user} reaches the cluster {fsid}, not {expected} "
-                "(the source's): this host's ceph.conf or the disks' monitors name another cluster")
+        return (f"{host}: VM {domain!r}: client.{user} reaches the cluster {fsid}, not {expected}: this "
+                "host's ceph.conf or the disks' monitors name another cluster",
+                f"point {host}'s ceph.conf (role ceph_client: ceph_client_fsid, ceph_client_mon_hosts) "
+                f"or the disks' monitors at the cluster {expected}")
     return None
+
+
+def secret_remedy(host: str, user: str) -> str:
+    return (f"give {host} the libvirt secret with the current key of client.{user}: "
+            f"playbooks/hypervisors.yml --limit {host} (role libvirt_secret)")
+
+
+def unreachable_remedy(host: str, user: str) -> str:
+    return (secret_remedy(host, user) + f"; and check that {host} reaches the monitors of the disks "
+            "or of its ceph.conf (role ceph_client)")

@@ -113,6 +113,12 @@ disks:
   type: list
   elements: dict
   sample: [{target: vda, pool: volumes, namespace: '', image: vol-1, features: [exclusive-lock, layering]}]
+remedies:
+  description: What to do about the problems, each once.
+  returned: always
+  type: list
+  elements: str
+  sample: ["give hv-2 the libvirt secret with the current key of client.libvirt: playbooks/hypervisors.yml --limit hv-2 (role libvirt_secret)"]
 problems:
   description: Why this host's QEMU could not open the disks; empty when it could (else the task fails).
   returned: always
@@ -146,7 +152,7 @@ def read(module: AnsibleModule) -> dict:
             cluster=params["cluster"], fsid=params["fsid"], timeout=params["timeout"],
             secrets_dir=params["secrets_dir"]))
     if report["problems"]:
-        raise CephRbdError("; ".join(report["problems"]), **report)
+        raise CephRbdError("; ".join(report["problems"]) + ". To fix: " + "; ".join(report["remedies"]), **report)
     return dict(report, changed=False)
 
 

@@ -19,12 +19,12 @@ from typing import Any
 import pytest
 
 from .cephstate import (
-    create_client_key,
     create_rbd_pool,
     create_test_image,
     delete_client_key,
     delete_pool,
     domain_with_rbd_disks,
+    mon,
     read_image,
     rbd_ioctx,
     rbd_watchers,
@@ -175,7 +175,10 @@ def mig(fleet, ceph):
         "confvm": f"t-migconf-{tag}",
     }
     create_rbd_pool(ceph, names["pool"])
-    key = create_client_key(ceph, f"client.{names['user']}", names["pool"])
+    # The caps the collection gives a hypervisor client (what migration_check.yml expects).
+    mon(ceph, "auth get-or-create", entity=f"client.{names['user']}",
+        caps=["mon", "profile rbd", "osd", f"profile rbd pool={names['pool']}", "mgr", f"profile rbd pool={names['pool']}"])
+    key = mon(ceph, "auth get-key", entity=f"client.{names['user']}")["key"]
     names["key"] = key
     for host in HOSTS:
         set_secret(fleet, host, names["secret"], names["user"], key)
@@ -200,7 +203,8 @@ def mig(fleet, ceph):
             fleet_exec(fleet, host, "virsh", "destroy", name, check=False)
             fleet_exec(fleet, host, "virsh", "undefine", name, check=False)
         fleet_exec(fleet, host, "virsh", "secret-undefine", names["secret"], check=False)
-        fleet_exec(fleet, host, "rm", "-f", "/etc/ceph/ceph.conf", f"/var/lib/libvirt/images/{tag}.raw", check=False)
+        fleet_exec(fleet, host, "rm", "-f", "/etc/ceph/ceph.conf", f"/etc/ceph/ceph.client.{names['user']}.keyring",
+                   f"/var/lib/libvirt/images/{tag}.raw", check=False)
     delete_client_key(ceph, f"client.{names['user']}")
     delete_pool(ceph, names["pool"])
 
@@ -323,3 +327,103 @@ def test_evacuate_moves_every_vm_off_a_host_reports_what_cannot_move_and_a_secon
         assert again["_rc"] == 0 and changed_tasks(again) == set(), failures(again)
         assert outcomes(again) == []
     fleet_exec(fleet, "hv3", "virsh", "destroy", vm2)
+
+
+# --- migration_check.yml against reality ---------------------------------------------------------
+
+def check_vars(mig, source: str, target: str, domain: str | None = None) -> dict[str, Any]:
+    return {"migration_domain": domain or mig["vm"], "migration_source": source, "migration_targets": target,
+            "ceph_client_name": mig["user"], "ceph_client_pools": [mig["pool"]],
+            "ceph_libvirt_secret_uuid": mig["secret"], "migration_access_timeout": 5}
+
+
+def migration_check(fleet, mig, source: str, target: str, domain: str | None = None) -> tuple[int, dict, str]:
+    result = play(fleet, "migration_check.yml", **check_vars(mig, source, target, domain))
+    assembled = [t for t in result.tasks if t["_task"] == "Assemble the report"]
+    assert assembled, failures(result) or result.stdout[-2000:]
+    report = assembled[0]["ansible_facts"]["migration_report"]
+    rows = {(row["check"], row["host"]): row for row in report}
+    return result["_rc"], rows, " ".join(failures(result))
+
+
+def broken(rows: dict) -> dict:
+    return {key: row for key, row in rows.items() if not row["ok"]}
+
+
+def apply_hypervisors_remedy(fleet, mig, host: str) -> None:
+    """The remedy the check prints for a secret: playbooks/hypervisors.yml --limit HOST."""
+    applied = play(fleet, "hypervisors.yml", ceph_client_name=mig["user"], ceph_client_pools=[mig["pool"]],
+                   ceph_libvirt_secret_uuid=mig["secret"], hypervisor_install_packages=False,
+                   hypervisors_target=host)
+    assert applied["_rc"] == 0, failures(applied) or applied.stdout[-2000:]
+
+
+def test_migration_check_agrees_with_what_a_migration_does_and_its_remedies_work(fleet, ceph, mig):
+    vm, pool, secret, user = mig["vm"], mig["pool"], mig["secret"], mig["user"]
+    [source] = runs_on(fleet, vm)
+    target = "hv3" if source != "hv3" else "hv1"
+    access = ("QEMU opens the domain's disks", target)
+    rc, rows, _ = migration_check(fleet, mig, source, target)
+    assert rc == 0 and broken(rows) == {}, rows
+    assert rows[access]["detail"].startswith("opens vdb in cluster " + fleet["CEPH_FSID"])
+
+    def break_and_remedy(breakage, *texts: str) -> None:
+        breakage()
+        rc, rows, message = migration_check(fleet, mig, source, target)
+        assert rc != 0 and set(broken(rows)) == {access}, rows
+        for text in texts:
+            assert text in rows[access]["detail"], (text, rows[access]["detail"])
+        remedy = rows[access]["remedy"]
+        assert f"playbooks/hypervisors.yml --limit {target}" in remedy and remedy in message
+        # What the migration then does: refused before anything moves.
+        refused(fleet, play(fleet, "migrate.yml", vm=vm, target=target), vm, source, f"VM '{vm}'", target, secret)
+        apply_hypervisors_remedy(fleet, mig, target)
+        rc, rows, _ = migration_check(fleet, mig, source, target)
+        assert rc == 0 and broken(rows) == {}, rows
+
+    # A value set behind the collection's back: the fingerprint in the description still matches.
+    break_and_remedy(lambda: fleet_exec(fleet, target, "virsh", "secret-set-value", secret, "--file", "/dev/stdin",
+                                        stdin=random_cephx_key()),
+                     f"holds the current key of client.{user}")
+    # The secret is missing, or defined under another UUID.
+    break_and_remedy(lambda: set_secret(fleet, target, secret, user, None), f"libvirt secret {secret} is not defined")
+    other = str(uuid.uuid4())
+
+    def other_uuid() -> None:
+        set_secret(fleet, target, secret, user, None)
+        fleet_exec(fleet, target, "virsh", "secret-define", "/dev/stdin",
+                   stdin=f"<secret ephemeral='no' private='yes'><uuid>{other}</uuid>"
+                         f"<usage type='ceph'><name>client.{user} other</name></usage></secret>")
+    break_and_remedy(other_uuid, f"libvirt secret {secret} is not defined")
+    fleet_exec(fleet, target, "virsh", "secret-undefine", other)
+
+    # An image without exclusive-lock: the check says so, the move is refused; the remedy it
+    # prints (rbd feature enable) works on the running VM, then the VM moves.
+    nolock = mig["nolock"]
+    start_vm(fleet, source, nolock, mig["xml"](nolock, "vol-nolock"))
+    rc, rows, message = migration_check(fleet, mig, source, target, domain=nolock)
+    lock_row = (f"exclusive-lock on vdb ({pool}/vol-nolock)", "cluster")
+    # The cluster's row, and each host's (its QEMU would open an image without the lock).
+    assert rc != 0 and set(broken(rows)) == {lock_row, access, (access[0], source)}, rows
+    assert f"rbd feature enable {pool}/vol-nolock exclusive-lock" == rows[lock_row]["remedy"]
+    refused(fleet, play(fleet, "migrate.yml", vm=nolock, target=target), nolock, source, "exclusive-lock")
+    import rbd  # pylint: disable=import-outside-toplevel
+
+    with rbd_ioctx(ceph, pool) as ioctx, rbd.Image(ioctx, "vol-nolock") as image:
+        image.update_features(rbd.RBD_FEATURE_EXCLUSIVE_LOCK, True)
+    rc, rows, _ = migration_check(fleet, mig, source, target, domain=nolock)
+    assert rc == 0 and broken(rows) == {}, rows
+    moved = play(fleet, "migrate.yml", vm=nolock, target=target)
+    assert moved["_rc"] == 0 and runs_on(fleet, nolock) == [target], failures(moved)
+
+    # Not breakages, and the check does not call them so: no keyring on the target (QEMU takes
+    # the key from the secret) and another fsid written in its ceph.conf (librados does not
+    # compare it): the check passes and the VM moves.
+    fleet_exec(fleet, target, "rm", "-f", f"/etc/ceph/ceph.client.{user}.keyring")
+    write_ceph_conf(fleet, target, ceph_conf_text(fleet, fsid=str(uuid.uuid4())))
+    rc, rows, _ = migration_check(fleet, mig, source, target)
+    assert rc == 0 and broken(rows) == {}, rows
+    moved = play(fleet, "migrate.yml", vm=vm, target=target)
+    assert moved["_rc"] == 0 and runs_on(fleet, vm) == [target], failures(moved)
+    assert len(rbd_watchers(ceph, pool, "vol-a")) == 1
+    assert read_image(ceph, pool, "vol-a", len(PATTERN)) == PATTERN
