@@ -21,7 +21,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export PATH := $(BIN):$(PATH)
 
 .PHONY: deps packages venv collection test test-unit test-sanity test-lint test-molecule \
-        test-integration test-molecule test-demo test-oldest-core demo demo-clean bench bench-fleet docs clean
+        test-integration test-molecule test-demo test-oldest-core demo demo-clean bench bench-fleet bench-migration docs clean
 
 deps: packages venv
 
@@ -155,10 +155,16 @@ demo-clean: collection
 bench: deps collection
 	cd $(COLLECTION) && $(BIN)/python benchmarks/run.py --out $(CURDIR)/benchmarks/results $(BENCH_ARGS)
 	$(SUBMAKE) bench-fleet
+	$(SUBMAKE) bench-migration
 
 # hypervisors.yml on 1, 2 and 4 hosts of a fleet of its own (127.0.8.x), or FLEET_TESTENV_DIR.
 bench-fleet: collection
 	cd $(COLLECTION) && $(BIN)/python benchmarks/fleet.py --out $(CURDIR)/benchmarks/results $(BENCH_FLEET_ARGS)
+
+# One live migration (module and migrate.yml) and one up-front refusal, on a fleet of its own
+# (127.0.9.x) or MIGRATION_TESTENV_DIR.
+bench-migration: collection
+	cd $(COLLECTION) && $(BIN)/python benchmarks/migration.py --out $(CURDIR)/benchmarks/results $(BENCH_MIGRATION_ARGS)
 
 clean:
 	rm -rf $(BUILD) tests/output .pytest_cache

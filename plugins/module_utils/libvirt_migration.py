@@ -16,6 +16,7 @@ try:
 except ImportError:  # reported by the module through missing_required_lib
     libvirt = None
 
+
 @binding_call("read the host name of the libvirt host at {uri}")
 def host_name(conn: Any, uri: str) -> str:
     return conn.getHostname()
