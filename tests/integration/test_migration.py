@@ -217,7 +217,7 @@ def test_migrate_moves_a_vm_live_and_back_with_its_data_one_watcher_and_the_lock
 
     check = play(fleet, "migrate.yml", check=True, vm=vm, target="hv2")
     assert check["_rc"] == 0, failures(check) or check.stdout[-2000:]
-    assert ("hv1", "Plan the move of " + vm + " (check mode, refusals on the source)") in changed_tasks(check)
+    assert ("hv1", f"Plan the move on the source (check mode, refusals) of {vm}") in changed_tasks(check)
     assert runs_on(fleet, vm) == ["hv1"]  # check mode moved nothing
 
     moved = play(fleet, "migrate.yml", vm=vm, target="hv2")
