@@ -23,17 +23,20 @@ from .cephstate import (
     create_test_image,
     delete_client_key,
     delete_pool,
+    define_ceph_secret,
     domain_with_rbd_disks,
     mon,
     read_image,
+    undefine_secret,
     rbd_ioctx,
     rbd_watchers,
     usable_domain_type,
     write_image,
 )
 from .conftest import fleet_exec
-from .harness import COLLECTION_ROOT, Result, run_playbook
-from .test_fleet import changed_tasks, failures
+from .harness import COLLECTION_ROOT, Result, run_module, run_playbook
+from .hypervisor_helpers import libvirt_conn
+from .test_fleet import changed_tasks, failures, fleet_address
 
 PLAYBOOKS = COLLECTION_ROOT / "playbooks"
 HOSTS = ("hv1", "hv2", "hv3")
@@ -429,3 +432,57 @@ def test_migration_check_agrees_with_what_a_migration_does_and_its_remedies_work
     assert moved["_rc"] == 0 and runs_on(fleet, vm) == [target], failures(moved)
     assert len(rbd_watchers(ceph, pool, "vol-a")) == 1
     assert read_image(ceph, pool, "vol-a", len(PATTERN)) == PATTERN
+
+
+# --- the modules alone, from the controller -------------------------------------------------------
+
+@pytest.fixture
+def fleet_ssh(fleet, tmp_path):
+    """PATH with an ``ssh`` that reaches the fleet's hosts as root with the fleet's key and known
+    hosts, the way libvirt's qemu+ssh transport runs it (nothing written to ~/.ssh)."""
+    import os  # pylint: disable=import-outside-toplevel
+
+    wrapper = tmp_path / "ssh"
+    wrapper.write_text(f"#!/bin/sh\nexec /usr/bin/ssh -i {fleet['TESTENV_FLEET_KEY']} -o IdentitiesOnly=yes "
+                       f"-o UserKnownHostsFile={fleet['TESTENV_FLEET_KNOWN_HOSTS']} -o StrictHostKeyChecking=yes "
+                       '-o BatchMode=yes "$@"\n')
+    wrapper.chmod(0o755)
+    return {"PATH": f"{tmp_path}:{os.environ.get('PATH', '/usr/bin:/bin')}"}
+
+
+def test_the_modules_alone_plan_refuse_and_check_access(fleet, ceph, mig, fleet_ssh):
+    vm = mig["vm"]
+    [source] = runs_on(fleet, vm)
+    target = "hv1" if source != "hv1" else "hv2"
+
+    def uri(host: str) -> str:
+        return f"qemu+ssh://root@{fleet_address(fleet, host)}/system"
+
+    planned = run_module("libvirt_domain_migrate", {"domain": vm, "uri": uri(source), "target_uri": uri(target)},
+                         check=True, env=fleet_ssh)
+    assert not planned.failed and planned.changed, planned.msg
+    assert (planned["source"], planned["target"], planned["duration"]) == (source, target, 0.0)
+    assert [(d["target"], d["pool"], d["image"]) for d in planned["disks"]] == [("vdb", mig["pool"], "vol-a")]
+    assert runs_on(fleet, vm) == [source]
+    same = run_module("libvirt_domain_migrate", {"domain": vm, "uri": uri(source), "target_uri": uri(source)},
+                      env=fleet_ssh)
+    assert same.failed and "choose another target" in same.msg
+    nowhere = run_module("libvirt_domain_migrate", {"domain": "t-no-such-vm", "uri": uri(source),
+                                                    "target_uri": uri(target)}, env=fleet_ssh)
+    assert nowhere.failed and f"'t-no-such-vm' runs neither on {source} nor on {target}" in nowhere.msg
+
+    # The access check on the controller's own libvirtd, with the secret defined there.
+    conn = libvirt_conn()
+    define_ceph_secret(conn, mig["secret"], f"client.{mig['user']} secret", mig["key"])
+    try:
+        opened = run_module("libvirt_rbd_access_check", {"domain": vm, "disks": planned["disks"],
+                                                         "fsid": fleet["CEPH_FSID"], "timeout": 5})
+        assert not opened.failed and opened["problems"] == [] and opened["fsid"] == fleet["CEPH_FSID"], opened.msg
+        assert "exclusive-lock" in opened["disks"][0]["features"]
+        assert mig["key"] not in json.dumps(opened.data)
+        missing = run_module("libvirt_rbd_access_check", {"domain": vm, "timeout": 5,
+                                                          "disks": [dict(planned["disks"][0], image="t-missing")]})
+        assert missing.failed and f"disk vdb ({mig['pool']}/t-missing): the image does not exist" in missing.msg
+    finally:
+        undefine_secret(conn, mig["secret"])
+        conn.close()
