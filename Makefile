@@ -22,7 +22,7 @@ export PATH := $(BIN):$(PATH)
 
 .PHONY: deps packages venv collection test test-unit test-sanity test-lint test-molecule \
         test-integration test-molecule test-demo test-oldest-core test-envs-up test-envs-down \
-        test-on-envs demo demo-clean bench bench-fleet bench-import docs clean
+        test-on-envs demo demo-clean bench bench-fleet bench-import bench-migration docs clean
 
 deps: packages venv
 
@@ -215,6 +215,7 @@ bench: deps collection
 	cd $(COLLECTION) && $(BIN)/python benchmarks/run.py --out $(CURDIR)/benchmarks/results $(BENCH_ARGS)
 	$(SUBMAKE) bench-fleet
 	$(SUBMAKE) bench-import
+	$(SUBMAKE) bench-migration
 
 # rbd_image source: vs rbd import and qemu-img convert, 1 GiB 90 % zeros (BENCH_IMPORT_ARGS: --size-mib, --rounds).
 bench-import: collection
@@ -223,6 +224,11 @@ bench-import: collection
 # hypervisors.yml on 1, 2 and 4 hosts of a fleet of its own (127.0.8.x), or FLEET_TESTENV_DIR.
 bench-fleet: collection
 	cd $(COLLECTION) && $(BIN)/python benchmarks/fleet.py --out $(CURDIR)/benchmarks/results $(BENCH_FLEET_ARGS)
+
+# One live migration (module and migrate.yml) and one up-front refusal, on a fleet of its own
+# (127.0.9.x) or MIGRATION_TESTENV_DIR.
+bench-migration: collection
+	cd $(COLLECTION) && $(BIN)/python benchmarks/migration.py --out $(CURDIR)/benchmarks/results $(BENCH_MIGRATION_ARGS)
 
 clean:
 	rm -rf $(BUILD) tests/output .pytest_cache

@@ -22,6 +22,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import os
 import re
 import xml.etree.ElementTree as ET
 from typing import Any
@@ -31,6 +32,7 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import
     InUseError,
     InvalidInputError,
     NotFoundError,
+    PermissionDeniedError,
     binding_call,
 )
 
@@ -39,6 +41,8 @@ try:
 except ImportError:  # the module reports missing bindings before calling in here
     libvirt = None
 
+# Where the system libvirtd keeps secret values (qemu:///system; libvirt 9 stores them as base64, root only).
+SECRETS_DIR = "/etc/libvirt/secrets"
 USAGE_ELEMENTS = {"ceph": "name", "iscsi": "target", "volume": "volume", "tls": "name", "vtpm": "name"}
 FINGERPRINT_SCHEME = "pbkdf2-sha256"
 FINGERPRINT_ITERATIONS = 100000
@@ -299,14 +303,47 @@ def refuse_if_running_users(secret_uuid: str, running_users: list[str], doing: s
         )
 
 
+def is_local_uri(uri: str | None) -> bool:
+    """Whether a libvirt URI names this host's daemon (no host part: qemu:///system)."""
+    return bool(uri) and "://" in uri and uri.split("://", 1)[1].startswith("/")
+
+
+def stored_secret_value(conn: Any, secret_uuid: str, private: bool, secrets_dir: str = SECRETS_DIR) -> bytes | None:
+    """The value a secret holds now, whatever wrote it (None when it has none).
+
+    libvirt gives a private secret's value to QEMU but not through its API: it is read from
+    the file where this host's libvirtd keeps it (root only), the same bytes QEMU gets.
+    """
+    if not private:
+        return read_value(conn, secret_uuid)
+    path = os.path.join(secrets_dir, f"{secret_uuid}.base64")
+    try:
+        with open(path, "rb") as handle:
+            text = handle.read().strip()
+    except FileNotFoundError:
+        return None
+    except PermissionError:
+        raise PermissionDeniedError(
+            f"cannot read the value of the private libvirt secret {secret_uuid} ({path}): "
+            "run as root (become: true)") from None
+    return base64.b64decode(text) if text else None
+
+
 def value_matches(conn: Any, before: dict[str, Any] | None, secret_uuid: str, raw: bytes | None,
-                  stored_fingerprint: dict[str, Any] | None) -> bool | None:
-    """Whether the stored value is ``raw`` (None when no value is wanted); a private value is
-    compared with the fingerprint stored in the description."""
+                  stored_fingerprint: dict[str, Any] | None, secrets_dir: str | None = None) -> bool | None:
+    """Whether the stored value is ``raw`` (None when no value is wanted).
+
+    A private value is read from ``secrets_dir`` (this host's libvirtd's files) when given and
+    readable, so a value changed behind the collection's back (``virsh secret-set-value``) is
+    seen; otherwise it is compared with the fingerprint stored in the description.
+    """
     if raw is None:
         return None
     if before is None:
         return False
-    if before["private"]:
-        return fingerprint_matches(secret_uuid, stored_fingerprint, raw)
-    return read_value(conn, secret_uuid) == raw
+    if not before["private"]:
+        return read_value(conn, secret_uuid) == raw
+    if secrets_dir and os.access(secrets_dir, os.R_OK | os.X_OK):
+        stored = stored_secret_value(conn, secret_uuid, True, secrets_dir)
+        return stored is not None and hmac.compare_digest(stored, raw)
+    return fingerprint_matches(secret_uuid, stored_fingerprint, raw)

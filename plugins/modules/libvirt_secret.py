@@ -17,6 +17,10 @@ description:
     module keeps a salted fingerprint of the value (PBKDF2-SHA256 salted with the UUID) at the
     end of the secret's description and compares against it; a new value (key rotation) is
     applied in place, without undefining the secret. See C(docs/hypervisors.md).
+  - When it runs as root against this host's libvirtd (O(uri) without a host, such as
+    V(qemu:///system)), a private value is compared with the one libvirtd keeps in
+    C(/etc/libvirt/secrets), so a value changed behind the collection's back (C(virsh
+    secret-set-value)) is seen and set right; otherwise the fingerprint is compared.
   - Never undefines or redefines a secret that running domains use unless O(force=true).
   - The private and ephemeral flags and the usage of an existing secret cannot be changed
     by libvirt; the module refuses such a change unless O(force=true), which undefines and
@@ -200,6 +204,7 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.libvirt_conne
     libvirt_connection_argument_spec,
 )
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.libvirt_secrets import (
+    SECRETS_DIR,
     decode_value,
     define_secret,
     describe_secret,
@@ -214,6 +219,7 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.libvirt_secre
     undefine_secret,
     uuid_for_usage,
     value_fingerprint,
+    is_local_uri,
     value_matches,
 )
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.module_runner import LIBVIRT, run_module
@@ -250,7 +256,8 @@ def converge_present(module: AnsibleModule, conn, secret_uuid: str, raw: bytes |
     user_description, stored_fingerprint = split_description(before["description"] if before else None)
     if params["description"] is not None:
         user_description = params["description"]
-    matches = value_matches(conn, before, secret_uuid, raw, stored_fingerprint)
+    secrets_dir = SECRETS_DIR if is_local_uri(params["uri"]) else None
+    matches = value_matches(conn, before, secret_uuid, raw, stored_fingerprint, secrets_dir)
     digest = stored_fingerprint["digest"] if stored_fingerprint else None
     if raw is not None and not matches:
         digest = value_fingerprint(secret_uuid, raw)

@@ -73,7 +73,8 @@ def hypervisor_setup(testenv, ceph, tmp_path):
 
 def _check(setup) -> tuple[int, dict[tuple[str, str], tuple[bool, str]]]:
     result = run_playbook(PLAYBOOKS / "migration_check.yml", inventory=setup["inventory"],
-                          extra_vars={"migration_domain": setup["domain"], "migration_source": "localhost"})
+                          extra_vars={"migration_domain": setup["domain"], "migration_source": "localhost",
+                                      "migration_access_timeout": 5})
     report = next(t for t in result.tasks if t["_task"] == "Assemble the report")["ansible_facts"]["migration_report"]
     return result["_rc"], {(row["check"], row["host"]): (row["ok"], row["detail"]) for row in report}
 
@@ -84,7 +85,8 @@ def test_migration_check_passes_then_reports_each_broken_requirement(testenv, ce
     assert rc == 0, report
     assert all(ok for ok, _detail in report.values()), report
     assert report[(f"cephx user client.{setup['user']}", "cluster")][0]
-    assert report[("ceph.conf fsid", "localhost")] == (True, testenv["CEPH_FSID"])
+    assert report[("QEMU opens the domain's disks", "localhost")][1].startswith(
+        f"opens vdb, vdc in cluster {testenv['CEPH_FSID']}")
     assert f"exclusive-lock on vdc ({setup['pool']}/vol-plain)" in {check for check, _host in report}
 
     # Break two requirements on purpose: a volume without exclusive-lock, and a
@@ -104,9 +106,10 @@ def test_migration_check_passes_then_reports_each_broken_requirement(testenv, ce
     broken = {key: detail for key, (ok, detail) in report.items() if not ok}
     assert set(broken) == {
         (f"exclusive-lock on vdc ({setup['pool']}/vol-plain)", "cluster"),
-        (f"libvirt secret {setup['secret']}", "localhost"),
+        ("QEMU opens the domain's disks", "localhost"),
     }, report
-    assert "does not hold the key" in broken[(f"libvirt secret {setup['secret']}", "localhost")]
+    assert f"check that libvirt secret {setup['secret']} holds the current key" in \
+        broken[("QEMU opens the domain's disks", "localhost")]
     assert admin_key(testenv) not in str(report)
 
 
