@@ -22,6 +22,7 @@ import tempfile
 from contextlib import contextmanager
 from typing import Any, Iterator
 
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.ceph_auth import keyring_text
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.ceph_connection import CephCluster
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import (
     CephRbdError,
@@ -64,7 +65,7 @@ def client_files(cluster: CephCluster) -> Iterator[str]:
         keyring = cluster.conf_get("keyring")
         if key:
             keyring = os.path.join(directory, "keyring")
-            _write_private(keyring, f"[client.{cluster.user}]\n\tkey = {key}\n")
+            _write_private(keyring, keyring_text(f"client.{cluster.user or 'admin'}", key))
         _write_private(os.path.join(directory, "ceph.conf"), client_conf(cluster, keyring))
         yield directory
     finally:
