@@ -135,6 +135,7 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.libvirt_conne
     libvirt_connection_argument_spec,
 )
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.libvirt_migration import host_name
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.libvirt_secrets import SECRETS_DIR
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.migration_access import (
     AccessRequest,
     check_access,
@@ -162,7 +163,7 @@ def main() -> None:
         disks={"type": "list", "elements": "dict", "required": True},
         domain={"type": "str", "default": ""}, fsid={"type": "str"},
         conf={"type": "path", "default": "/etc/ceph/ceph.conf"}, cluster={"type": "str", "default": "ceph"},
-        timeout={"type": "int", "default": 10}, secrets_dir={"type": "path", "default": "/etc/libvirt/secrets"},
+        timeout={"type": "int", "default": 10}, secrets_dir={"type": "path", "default": SECRETS_DIR},
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     failed, result = run_module(module, read, CEPH + LIBVIRT)
