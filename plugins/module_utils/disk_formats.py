@@ -47,7 +47,7 @@ VDI_SIGNATURE = (64, b"\x7f\x10\xda\xbe")  # offset, bytes: the VDI header's sig
 # The import record in the image's metadata (the collection's reserved prefix: the
 # metadata option neither sets, reports nor removes these keys).
 SOURCE_KEY_PREFIX = RESERVED_METADATA_PREFIX + "source."
-SOURCE_KEYS = {"sha256": SOURCE_KEY_PREFIX + "sha256", "format": SOURCE_KEY_PREFIX + "format",
+SOURCE_KEYS = {"digest": SOURCE_KEY_PREFIX + "digest", "format": SOURCE_KEY_PREFIX + "format",
                "size": SOURCE_KEY_PREFIX + "size"}
 
 
@@ -113,17 +113,18 @@ def detect_format(head: bytes, file_size: int, wanted: str, path: str) -> dict[s
 def source_record(entries: Any) -> dict[str, Any] | None:
     """The import record among an image's metadata entries (key, value pairs); None when it has none.
 
-    An image whose record lacks its checksum (an import that did not finish) has none.
+    An image whose record lacks its digest (an import that did not finish, or one recorded by a
+    development version of the collection that stored a sha256 instead) has none.
     """
     values = dict(entries)
-    if not values.get(SOURCE_KEYS["sha256"]):
+    if not values.get(SOURCE_KEYS["digest"]):
         return None
     size = values.get(SOURCE_KEYS["size"])
-    return {"sha256": values[SOURCE_KEYS["sha256"]], "format": values.get(SOURCE_KEYS["format"]),
+    return {"digest": values[SOURCE_KEYS["digest"]], "format": values.get(SOURCE_KEYS["format"]),
             "size": int(size) if size and size.isdigit() else None}
 
 
 def record_entries(source: dict[str, Any]) -> dict[str, str]:
     """The metadata entries that record a finished import of ``source``."""
-    return {SOURCE_KEYS["sha256"]: source["sha256"], SOURCE_KEYS["format"]: source["format"],
+    return {SOURCE_KEYS["digest"]: source["digest"], SOURCE_KEYS["format"]: source["format"],
             SOURCE_KEYS["size"]: str(source["file_size"])}

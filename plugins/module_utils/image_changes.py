@@ -48,7 +48,7 @@ class ImageTarget(Protocol):
         """Move the image to the trash."""
 
     def import_source(self, change: "Import") -> str:
-        """Write the source file's disk into the open image and record it; return its sha256."""
+        """Write the source file's disk into the open image and record it; return its content digest."""
 
 
 @dataclass(frozen=True)
@@ -198,24 +198,24 @@ class Metadata(Qos):
 @dataclass(frozen=True)
 class Import(Change):
     """A disk image file's content written into the image (all of it, zeros skipped), then
-    recorded in the image's metadata; ``sha256`` is None when the plan did not need to read
-    the whole file (the change was certain: computed while importing)."""
+    recorded in the image's metadata; ``digest`` (the file's content digest) is None when the plan
+    did not need to read the file (the change was certain: computed while importing)."""
 
     path: str
     format: str
     file_size: int
     mtime_ns: int
-    sha256: str | None
-    previous: str | None  # the sha256 the image's record held (None: no finished import)
+    digest: str | None
+    previous: str | None  # the digest the image's record held (None: no finished import)
     action: ClassVar[str] = "import"
 
     def describe(self, spec: str) -> str:
-        checksum = f"sha256 {self.sha256}" if self.sha256 else "sha256 computed while importing"
-        replacing = f", replacing the import of sha256 {self.previous}" if self.previous else ""
+        checksum = f"digest {self.digest}" if self.digest else "digest computed while importing"
+        replacing = f", replacing the import of digest {self.previous}" if self.previous else ""
         return f"{spec}: import {self.path} ({self.format}, {checksum}){replacing}"
 
     def predict(self, image: dict[str, Any]) -> None:
-        image["source"] = {"sha256": self.sha256, "format": self.format, "size": self.file_size}
+        image["source"] = {"digest": self.digest, "format": self.format, "size": self.file_size}
         image["used_bytes"] = None
 
     def apply(self, target: ImageTarget) -> None:

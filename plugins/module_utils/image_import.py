@@ -6,17 +6,18 @@
 refuse an image in use, and write it so that an interrupted import is never taken for a
 finished one.
 
-Reading: planning reads the file's status and first 512 bytes; it reads the whole file
-(its sha256) only when the image's record could say it holds this file already (a record
-of the same file size). When the change is certain (no record, another size), the
-checksum is computed by a second thread while the data is written, so check mode never
-reads the file whole and a real run reads it at most twice (the second read from the page cache).
+Reading: planning reads the file's status and first 512 bytes; it reads the file's data
+(for its content digest, disk_source.ContentDigest) only when the image's record could say
+it holds this file already (a record of the same file size). When the change is certain (no
+record, another size), the digest is computed while the data is written: from the same reads
+for a raw file, by a second thread for a qcow2 one (which qemu-img reads). So check mode never
+reads the file's data when the import is certain, and a real run reads it at most twice.
 
 Writing: the image is opened read-write (no other client may have it open), its record is
 removed, all of it is zeroed (full objects deallocated: sparse, and old data gone; its
 snapshots keep theirs), the source's data is written (zeros skipped: a raw file through
 librbd here, a qcow2 one by qemu-img through QEMU's rbd driver), and only then
-is the record (sha256, format, file size) written. A run that stops anywhere before the
+is the record (digest, format, file size) written. A run that stops anywhere before the
 end leaves no record, so the next run imports again.
 """
 
@@ -31,7 +32,7 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.disk_formats 
     record_entries,
 )
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.disk_source import (
-    file_sha256,
+    file_digest,
     inspect_source,
     unchanged_since,
     write_raw,
@@ -48,14 +49,14 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.validation im
 
 
 def plan_source(request: dict[str, Any], current: dict[str, Any] | None) -> dict[str, Any] | None:
-    """The inspected source of a request (None without one); hashed only when the image's
+    """The inspected source of a request (None without one); digested only when the image's
     record could match it."""
     if not request["source"] or request["state"] != "present":
         return None
     source = inspect_source(request["source"], request["source_format"])
     record = (current or {}).get("source")
     if record and record.get("size") == source["file_size"]:
-        source["sha256"] = file_sha256(source["path"])
+        source["digest"] = file_digest(source["path"])
     return source
 
 
@@ -77,25 +78,18 @@ def refuse_import_in_use(cluster: CephCluster, catalog: ImageCatalog, request: d
         raise _in_use(image_spec(pool, namespace, name), watchers)
 
 
-def _write(cluster: CephCluster, image: Any, change: Import, request: dict[str, Any]) -> None:
-    """A raw file through librbd on the open image; a qcow2 one by qemu-img through QEMU's rbd driver."""
+def _copy(cluster: CephCluster, image: Any, change: Import, request: dict[str, Any]) -> str:
+    """Write the file into the image; return its content digest, as read while it was written.
+
+    A raw file goes through librbd on the open image, digested from the same reads; a qcow2 one
+    through QEMU's rbd driver (qemu-img), digested meanwhile by a second thread."""
     where = (request["pool"], request["namespace"], request["name"])
     if change.format == "raw":
-        write_raw(image, change.path, image_spec(*where))
-    else:
-        convert_to_rbd(cluster, {"path": change.path, "format": change.format}, *where)
-
-
-def _copy(cluster: CephCluster, image: Any, change: Import, request: dict[str, Any]) -> str:
-    """Write the file into the image and, meanwhile (a second thread, a second sequential read
-    from the page cache), hash it when the plan did not; return its sha256."""
-    if change.sha256:
-        _write(cluster, image, change, request)
-        return change.sha256
+        return write_raw(image, change.path, image_spec(*where))
     with ThreadPoolExecutor(max_workers=1) as executor:
-        hashing = executor.submit(file_sha256, change.path)
-        _write(cluster, image, change, request)
-        return hashing.result()
+        digesting = executor.submit(file_digest, change.path)
+        convert_to_rbd(cluster, {"path": change.path, "format": change.format}, *where)
+        return digesting.result()
 
 
 def import_source(cluster: CephCluster, catalog: ImageCatalog, image: Any, request: dict[str, Any],
@@ -111,15 +105,15 @@ def import_source(cluster: CephCluster, catalog: ImageCatalog, image: Any, reque
             image.metadata_remove(key)
     image.write_zeroes(0, image.size())
     image.flush()
-    sha256 = _copy(cluster, image, change, request)
-    same_file = change.sha256 in (None, sha256)
+    digest = _copy(cluster, image, change, request)
+    same_file = change.digest in (None, digest)
     if not same_file or not unchanged_since({"path": change.path, "file_size": change.file_size,
                                              "mtime_ns": change.mtime_ns}):
         raise InvalidInputError(
             f"source {change.path} changed while it was imported into {spec}: the image holds no finished "
             "import (no record); run again once the file is complete")
     image.invalidate_cache()
-    for key, value in record_entries({"sha256": sha256, "format": change.format,
+    for key, value in record_entries({"digest": digest, "format": change.format,
                                       "file_size": change.file_size}).items():
         image.metadata_set(key, value)
-    return sha256
+    return digest

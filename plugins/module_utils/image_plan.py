@@ -201,14 +201,14 @@ def sized_for_source(current: dict[str, Any] | None, request: dict[str, Any],
 
 
 def _import(current: dict[str, Any] | None, source: dict[str, Any] | None) -> list[Change]:
-    """Import the source unless the image's record says it holds this very file (sha256, format)."""
+    """Import the source unless the image's record says it holds this very file (content digest, format)."""
     if source is None:
         return []
     record = (current or {}).get("source")
-    if record and source["sha256"] and (record["sha256"], record["format"]) == (source["sha256"], source["format"]):
+    if record and source["digest"] and (record["digest"], record["format"]) == (source["digest"], source["format"]):
         return []
     return [Import(path=source["path"], format=source["format"], file_size=source["file_size"],
-                   mtime_ns=source["mtime_ns"], sha256=source["sha256"], previous=(record or {}).get("sha256"))]
+                   mtime_ns=source["mtime_ns"], digest=source["digest"], previous=(record or {}).get("digest"))]
 
 
 def describe_change(spec: str, change: Change) -> str:

@@ -39,9 +39,10 @@ class ImageSnapshot(TypedDict):
 
 class ImageSource(TypedDict):
     """The disk image file an image was imported from (rbd_image ``source``), as recorded
-    in its ``limiquantix.source.*`` metadata once the import finished."""
+    in its ``limiquantix.source.*`` metadata once the import finished (``digest``: the file's
+    content digest, see disk_source.ContentDigest)."""
 
-    sha256: str
+    digest: str
     format: Optional[str]
     size: Optional[int]
 

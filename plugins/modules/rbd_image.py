@@ -158,12 +158,17 @@ options:
         and qemu-block-extra on the managed host). The cephx key is never put on a command line
         (qemu-img gets a private ceph.conf and keyring, mode 0600, removed afterwards).
       - Idempotent by content. After all data is written, the image's metadata records the
-        source's SHA-256, format and file size (keys C(limiquantix.source.*), returned as
-        RV(image.source)). A later run imports again only when the file's checksum or format
-        differs from that record; the old and new checksums show in C(actions) and C(--diff).
-        The whole file is read for its checksum only when the record could match (same file
-        size); otherwise the import is certain and the checksum is computed while it is written.
+        source's content digest, format and file size (keys C(limiquantix.source.*), returned as
+        RV(image.source)). A later run imports again only when the file's digest or format
+        differs from that record; the old and new digests show in C(actions) and C(--diff).
+        The file's data is read for its digest only when the record could match (same file
+        size); otherwise the import is certain and the digest is computed while it is written.
         An import that did not finish leaves no record, so the next run imports again.
+      - The content digest (V(sha256-nonzero-64k:<hex>)) is a SHA-256 of the file's content in
+        which blocks of zeros cost nothing, so a mostly empty disk is digested in a fraction of the
+        time C(sha256sum) takes. It is not the value C(sha256sum) prints; to check a download
+        against a published checksum, use the C(checksum) option of M(ansible.builtin.get_url).
+        The exact definition is in the collection's C(docs/snapshots.md).
       - Importing writes over the whole image (it is zeroed first; its snapshots keep their data),
         and is refused while a client has the image open (watchers, for example a running VM).
       - A missing or unreadable file, a file that is not a disk image, a format other than
@@ -519,13 +524,13 @@ image:
     source:
       description:
         - The disk image file last imported into the image (O(source)), as its record says, with
-          C(sha256), C(format) (V(raw) or V(qcow2)) and C(size) (the file's size in bytes);
-          null when no import finished.
-        - In check mode C(sha256) is null when the file was not read whole (the import was certain).
+          C(digest) (its content digest, see O(source)), C(format) (V(raw) or V(qcow2)) and C(size)
+          (the file's size in bytes); null when no import finished.
+        - In check mode C(digest) is null when the file was not read (the import was certain).
       type: dict
       returned: always
       sample:
-        sha256: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
+        digest: sha256-nonzero-64k:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
         format: qcow2
         size: 2147483648
 images:

@@ -198,12 +198,16 @@ images:
     source:
       description:
         - The import record that M(limiquantix.ceph_rbd.rbd_image) wrote after its last finished import
-          of a disk image file (its O(limiquantix.ceph_rbd.rbd_image#module:source) option), with C(sha256)
-          of the file, its C(format) and its C(size) in bytes. Null for an image never imported into, or
+          of a disk image file (its O(limiquantix.ceph_rbd.rbd_image#module:source) option), with the file's
+          content C(digest) (V(sha256-nonzero-64k:<hex>), defined in the collection's C(docs/snapshots.md)),
+          its C(format) and its C(size) in bytes. Null for an image never imported into, or
           whose last import did not finish.
       type: dict
       returned: always
-      sample: {sha256: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08, format: raw, size: 10737418240}
+      sample:
+        digest: sha256-nonzero-64k:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
+        format: raw
+        size: 10737418240
     io_rates:
       description:
         - Client I/O per second from the mgr (see O(with_io_rates)); null when the mgr has no

@@ -33,7 +33,7 @@ from .harness import FQCN, run_module, run_playbook, write_playbook
 
 MIB = 1024 ** 2
 SIZE = 32 * MIB  # eight 4 MiB objects; the test disks have data in two of them
-RECORD = ("limiquantix.source.sha256", "limiquantix.source.format", "limiquantix.source.size")
+RECORD = ("limiquantix.source.digest", "limiquantix.source.format", "limiquantix.source.size")
 
 
 @pytest.fixture(scope="module")
@@ -57,8 +57,15 @@ def make_qcow2(raw: Path, path: Path) -> None:
     subprocess.run(["qemu-img", "convert", "-f", "raw", "-O", "qcow2", str(raw), str(path)], check=True)
 
 
-def sha256_of(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def digest_of(path: Path, block: int = 64 * 1024) -> str:
+    """The content digest as docs/snapshots.md defines it, computed plainly from every byte."""
+    data = path.read_bytes()
+    digest = hashlib.sha256(f"sha256-nonzero-64k {len(data)}\n".encode())
+    for index in range(-(-len(data) // block)):
+        piece = data[index * block:(index + 1) * block]
+        if piece.count(0) != len(piece):
+            digest.update(index.to_bytes(8, "big") + piece)
+    return "sha256-nonzero-64k:" + digest.hexdigest()
 
 
 def record(ceph, pool, name):
@@ -84,17 +91,17 @@ def test_qcow2_import_cycle_is_sparse_idempotent_and_rewrites_a_changed_file(cep
     check = image(args, check=True)
     assert_step(check, True)
     assert check["actions"] == [f"{pool}/golden: create",
-                                f"{pool}/golden: import {source} (qcow2, sha256 computed while importing)"]
+                                f"{pool}/golden: import {source} (qcow2, digest computed while importing)"]
     assert check["image"]["size"] == SIZE and check["image"]["source"] == {
-        "sha256": None, "format": "qcow2", "size": source.stat().st_size}
+        "digest": None, "format": "qcow2", "size": source.stat().st_size}
     assert "golden" not in image_names(ceph, pool)
 
     created = image(args)
     assert_step(created, True)
     assert read_image(ceph, pool, "golden", SIZE) == data
-    assert record(ceph, pool, "golden") == {RECORD[0]: sha256_of(source), RECORD[1]: "qcow2",
+    assert record(ceph, pool, "golden") == {RECORD[0]: digest_of(source), RECORD[1]: "qcow2",
                                             RECORD[2]: str(source.stat().st_size)}
-    assert created["image"]["source"] == {"sha256": sha256_of(source), "format": "qcow2",
+    assert created["image"]["source"] == {"digest": digest_of(source), "format": "qcow2",
                                           "size": source.stat().st_size}
     assert created["image"]["metadata"] == {}  # the record is not user metadata
     assert used_bytes(ceph, pool, "golden") == 8 * MIB == created["image"]["used_bytes"]  # 2 of 8 objects
@@ -107,21 +114,21 @@ def test_qcow2_import_cycle_is_sparse_idempotent_and_rewrites_a_changed_file(cep
         assert again["actions"] == []
     assert read_image(ceph, pool, "golden", 6, 10 * MIB) == b"marker"
 
-    old = sha256_of(source)
+    old = digest_of(source)
     data = make_raw(raw, b"v2")
     make_qcow2(raw, source)
-    new = sha256_of(source)
+    new = digest_of(source)
     assert old != new and Path(source).stat().st_size == int(record(ceph, pool, "golden")[RECORD[2]])
     check = image(args, check=True)
     assert_step(check, True)
-    assert check["actions"] == [f"{pool}/golden: import {source} (qcow2, sha256 {new}), "
-                                f"replacing the import of sha256 {old}"]
-    assert check.diff["before"]["source"]["sha256"] == old and check.diff["after"]["source"]["sha256"] == new
+    assert check["actions"] == [f"{pool}/golden: import {source} (qcow2, digest {new}), "
+                                f"replacing the import of digest {old}"]
+    assert check.diff["before"]["source"]["digest"] == old and check.diff["after"]["source"]["digest"] == new
     assert record(ceph, pool, "golden")[RECORD[0]] == old
 
     rewritten = image(args)
     assert_step(rewritten, True)
-    assert rewritten.diff["before"]["source"]["sha256"] == old and rewritten.diff["after"]["source"]["sha256"] == new
+    assert rewritten.diff["before"]["source"]["digest"] == old and rewritten.diff["after"]["source"]["digest"] == new
     assert read_image(ceph, pool, "golden", SIZE) == data  # the marker is gone too: all was zeroed first
     assert record(ceph, pool, "golden")[RECORD[0]] == new
 
@@ -160,8 +167,31 @@ def imported(ceph, pool, tmp_path):
 
 
 def assert_untouched(ceph, pool, name, raw, data):
-    assert record(ceph, pool, name)[RECORD[0]] == sha256_of(raw)
+    assert record(ceph, pool, name)[RECORD[0]] == digest_of(raw)
     assert read_image(ceph, pool, name, SIZE) == data and image_state(ceph, pool, name)["size"] == SIZE
+
+
+def test_the_same_bytes_in_a_sparse_copy_are_the_same_import(ceph, pool, imported, tmp_path):
+    """The record is a digest of the content, not of the file's layout: a copy with holes where the
+    original has written zeros changes nothing; one byte more in those zeros is imported again."""
+    name, raw, data = imported
+    sparse = tmp_path / "sparse copy.img"
+    subprocess.run(["cp", "--sparse=always", str(raw), str(sparse)], check=True)
+    assert sparse.stat().st_blocks < raw.stat().st_blocks  # the copy has holes where the original has zeros
+    write_image(ceph, pool, name, b"marker", 10 * MIB)
+    for check_mode in (True, False):
+        again = image({"pool": pool, "name": name, "source": str(sparse)}, check=check_mode)
+        assert_step(again, False)
+        assert again["image"]["source"]["digest"] == digest_of(raw) == digest_of(sparse)
+    assert read_image(ceph, pool, name, 6, 10 * MIB) == b"marker"  # nothing was written
+    with open(sparse, "r+b") as handle:
+        handle.seek(30 * MIB)
+        handle.write(b"\x01")
+    changed = image({"pool": pool, "name": name, "source": str(sparse)})
+    assert_step(changed, True)
+    assert changed.diff["before"]["source"]["digest"] == digest_of(raw)
+    assert record(ceph, pool, name)[RECORD[0]] == digest_of(sparse) != digest_of(raw)
+    assert read_image(ceph, pool, name, SIZE) == data[:30 * MIB] + b"\x01" + data[30 * MIB + 1:]
 
 
 def bad_inputs(tmp_path: Path) -> list[tuple[dict, str]]:
@@ -229,7 +259,7 @@ def test_an_import_into_an_image_in_use_is_refused(ceph, pool, tmp_path, importe
             assert result.failed and not result.changed, result.data
             assert f"image {pool}/{name} is open by (watchers) client." in result.msg
             assert "refusing to import into an image a client uses" in result.msg
-    assert record(ceph, pool, name)[RECORD[0]] != sha256_of(raw)
+    assert record(ceph, pool, name)[RECORD[0]] != digest_of(raw)
     assert read_image(ceph, pool, name, SIZE) == data
 
 
@@ -277,8 +307,8 @@ def test_an_interrupted_import_is_not_taken_for_a_finished_one(ceph, pool, tmp_p
         mon(ceph, "osd blocklist", blocklistop="rm", addr=addr)
     again = image({"pool": pool, "name": name, "source": str(source)})
     assert_step(again, True)
-    assert again["actions"] == [f"{pool}/{name}: import {source} (qcow2, sha256 computed while importing)"]
-    assert record(ceph, pool, name)[RECORD[0]] == sha256_of(source)
+    assert again["actions"] == [f"{pool}/{name}: import {source} (qcow2, digest computed while importing)"]
+    assert record(ceph, pool, name)[RECORD[0]] == digest_of(source)
 
 
 def test_the_key_never_reaches_qemu_img_argv_and_its_files_are_private(ceph, pool, tmp_path, testenv):

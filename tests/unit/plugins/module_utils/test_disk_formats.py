@@ -24,7 +24,8 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.image_request
 
 MIB = 1024 ** 2
 GIB = 1024 ** 3
-SHA = "a" * 64
+SHA = "sha256-nonzero-64k:" + "a" * 64
+OTHER = "sha256-nonzero-64k:" + "b" * 64
 
 
 def qcow2_header(size=GIB, version=3, backing=0, cluster_bits=16, crypt=0, incompatible=0):
@@ -85,15 +86,17 @@ def test_qcow2_images_that_are_not_a_whole_disk_on_their_own_are_refused(header,
         parse_qcow2_header(header, "/g.qcow2")
 
 
-def test_the_record_is_read_only_when_its_checksum_is_there():
-    source = {"sha256": SHA, "format": "qcow2", "file_size": 4096}
+def test_the_record_is_read_only_when_its_digest_is_there():
+    source = {"digest": SHA, "format": "qcow2", "file_size": 4096}
     entries = record_entries(source)
-    assert entries == {"limiquantix.source.sha256": SHA, "limiquantix.source.format": "qcow2",
+    assert entries == {"limiquantix.source.digest": SHA, "limiquantix.source.format": "qcow2",
                        "limiquantix.source.size": "4096"}
-    expected = {"sha256": SHA, "format": "qcow2", "size": 4096}
+    expected = {"digest": SHA, "format": "qcow2", "size": 4096}
     assert source_record(list(entries.items()) + [("tenant", "acme")]) == expected
-    unfinished = [(k, v) for k, v in entries.items() if not k.endswith("sha256")]
+    unfinished = [(k, v) for k, v in entries.items() if not k.endswith("digest")]
     assert source_record(unfinished) is None and source_record([]) is None
+    # a development version recorded a plain sha256: no digest, so no finished import (imported again)
+    assert source_record(unfinished + [("limiquantix.source.sha256", "a" * 64)]) is None
 
 
 # ---------------------------------------------------------------- planning an import
@@ -102,9 +105,9 @@ def request(**options):
     return normalize_request(merge_item({"pool": "images"}, dict({"name": "golden"}, **options)))
 
 
-def source(sha256=SHA, virtual_size=8 * MIB, fmt="qcow2"):
+def source(digest=SHA, virtual_size=8 * MIB, fmt="qcow2"):
     return {"path": "/img/g.qcow2", "format": fmt, "virtual_size": virtual_size, "file_size": 1 * MIB,
-            "mtime_ns": 1, "sha256": sha256}
+            "mtime_ns": 1, "digest": digest}
 
 
 def plan(current, wanted, src):
@@ -119,10 +122,10 @@ def imported(size=8 * MIB, record=None):
 
 
 def test_a_new_image_is_created_at_the_virtual_size_or_a_larger_size_then_imported():
-    changes = plan(None, request(source="/img/g.qcow2"), source(sha256=None))
+    changes = plan(None, request(source="/img/g.qcow2"), source(digest=None))
     assert [c["action"] for c in changes] == ["create", "import"]
     assert changes[1] == {"action": "import", "path": "/img/g.qcow2", "format": "qcow2", "file_size": MIB,
-                          "mtime_ns": 1, "sha256": None, "previous": None}
+                          "mtime_ns": 1, "digest": None, "previous": None}
     assert image_plan.sized_for_source(None, request(source="/a"), source())["size"] == 8 * MIB
     assert image_plan.sized_for_source(None, request(source="/a", size="1G"), source())["size"] == GIB
 
@@ -133,15 +136,17 @@ def test_a_size_smaller_than_the_source_is_refused():
         image_plan.sized_for_source(None, request(source="/a", size="4M"), source())
 
 
-def test_the_same_file_changes_nothing_a_changed_one_is_imported_again_naming_both_checksums():
-    record = {"sha256": SHA, "format": "qcow2", "size": MIB}
+def test_the_same_file_changes_nothing_a_changed_one_is_imported_again_naming_both_digests():
+    record = {"digest": SHA, "format": "qcow2", "size": MIB}
     assert plan(imported(record=record), request(source="/img/g.qcow2"), source()) == []
-    changed = plan(imported(record=record), request(source="/img/g.qcow2"), source(sha256="b" * 64))
+    changed = plan(imported(record=record), request(source="/img/g.qcow2"), source(digest=OTHER))
     assert changed == [{"action": "import", "path": "/img/g.qcow2", "format": "qcow2", "file_size": MIB,
-                        "mtime_ns": 1, "sha256": "b" * 64, "previous": SHA}]
+                        "mtime_ns": 1, "digest": OTHER, "previous": SHA}]
     line = image_plan.describe_change("images/golden", image_plan.plan_image(
-        imported(record=record), request(source="/img/g.qcow2"), None, source(sha256="b" * 64))[0])
-    assert line == f"images/golden: import /img/g.qcow2 (qcow2, sha256 {'b' * 64}), replacing the import of sha256 {SHA}"
+        imported(record=record), request(source="/img/g.qcow2"), None, source(digest=OTHER))[0])
+    assert line == f"images/golden: import /img/g.qcow2 (qcow2, digest {OTHER}), replacing the import of digest {SHA}"
+    as_raw = plan(imported(record=record), request(source="/img/g.qcow2"), source(fmt="raw"))
+    assert [c["action"] for c in as_raw] == ["import"]  # the same bytes read as another format
 
 
 def test_an_image_without_a_finished_import_is_imported_and_a_smaller_one_grows_first():
@@ -152,9 +157,9 @@ def test_an_image_without_a_finished_import_is_imported_and_a_smaller_one_grows_
 
 
 def test_check_mode_predicts_the_record():
-    changes = image_plan.plan_image(None, request(source="/a", size="8M"), None, source(sha256=None))
+    changes = image_plan.plan_image(None, request(source="/a", size="8M"), None, source(digest=None))
     after = image_plan.predict_image(None, request(source="/a", size="8M"), changes)
-    assert after["source"] == {"sha256": None, "format": "qcow2", "size": MIB} and after["size"] == 8 * MIB
+    assert after["source"] == {"digest": None, "format": "qcow2", "size": MIB} and after["size"] == 8 * MIB
 
 
 @pytest.mark.parametrize("options, text", [
@@ -188,16 +193,17 @@ def test_data_runs_skip_zero_blocks_and_join_adjacent_data():
     assert list(data_runs(b"\0\0\0\0\0\1", block)) == [(4, 6)]  # a short last block
 
 
-def test_the_file_is_read_whole_only_when_the_record_could_match(tmp_path):
+def test_the_file_is_read_only_when_the_record_could_match(tmp_path):
     from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.image_import import plan_source
 
     disk = tmp_path / "disk.img"
     disk.write_bytes(b"\1" * 4096)
     wanted = request(source=str(disk))
     fresh = plan_source(wanted, None)
-    assert (fresh["format"], fresh["virtual_size"], fresh["file_size"], fresh["sha256"]) == ("raw", 4096, 4096, None)
-    other_size = imported(record={"sha256": SHA, "format": "raw", "size": 8192})
-    assert plan_source(wanted, other_size)["sha256"] is None
-    same_size = imported(record={"sha256": SHA, "format": "raw", "size": 4096})
-    assert plan_source(wanted, same_size)["sha256"] == hashlib.sha256(b"\1" * 4096).hexdigest()
+    assert (fresh["format"], fresh["virtual_size"], fresh["file_size"], fresh["digest"]) == ("raw", 4096, 4096, None)
+    other_size = imported(record={"digest": SHA, "format": "raw", "size": 8192})
+    assert plan_source(wanted, other_size)["digest"] is None
+    same_size = imported(record={"digest": SHA, "format": "raw", "size": 4096})
+    expected = hashlib.sha256(b"sha256-nonzero-64k 4096\n" + bytes(8) + b"\1" * 4096).hexdigest()
+    assert plan_source(wanted, same_size)["digest"] == f"sha256-nonzero-64k:{expected}"
     assert plan_source(request(source=str(disk), state="absent"), same_size) is None
