@@ -9,11 +9,14 @@ alternating the methods, --rounds rounds (best of each kept):
   raw     rbd import FILE | qemu-img convert -f raw straight to rbd: | one rbd_image task
   qcow2   qemu-img convert -f qcow2 straight to rbd: | one rbd_image task
           (rbd import cannot read qcow2)
+  -       one rbd_image task creating an image of the same size without a source (the
+          module's own fixed cost: interpreter, imports, cluster connection, create)
   ansible a trivial one-task playbook (Ansible's fixed cost)
 
 Each import goes into a new image of a pool of size 1, which is deleted right after it
 is measured. The rbd_image tasks run under the rss_python wrapper, which records the
-module process's own wall time (``*_module_s``). Writes results to
+module process's own wall time (``*_module_s``); the import's own time is that minus the
+module time of the task without a source (``*_import_s`` in the summary). Writes results to
 benchmarks/results/image_import.json and image_import.md. Only ratios between methods of
 the same run are meaningful.
 """
@@ -71,6 +74,7 @@ class Methods:
         self.runner, self.env, self.cluster, self.pool = runner, env, cluster, pool
         self.count = 0
         self.used: dict[str, int] = {}
+        self.reruns: dict[str, list[float]] = {}
 
     def _name(self) -> str:
         self.count += 1
@@ -93,20 +97,31 @@ class Methods:
             "qemu-img", "convert", "-f", fmt, "-O", "raw", str(source),
             f"rbd:{self.pool}/{name}:conf={conf}:id=admin:keyring={keyring}"])
 
-    def ours(self, source: Path, fmt: str) -> tuple[float, float]:
+    def _task(self, label: str, options: dict[str, str], rerun: bool = False) -> tuple[float, float]:
+        """One rbd_image task into a new image; with ``rerun``, the same task once more (no change:
+        its task and module seconds are kept in ``reruns``) before the image is removed."""
         name = self._name()
-        task = {"limiquantix.ceph_rbd.rbd_image": {"pool": self.pool, "name": name, "source": str(source),
-                                                   "source_format": fmt}}
+        task = {"limiquantix.ceph_rbd.rbd_image": dict(options, pool=self.pool, name=name)}
         seconds, _rss, module_seconds = self.runner.playbook([task])
-        self.used[f"ours_{fmt}"] = remove(self.cluster, self.pool, name)
+        if rerun:
+            again, _rss, again_module = self.runner.playbook([task])
+            self.reruns.setdefault(f"{label}_rerun_s", []).append(round(again, 3))
+            self.reruns.setdefault(f"{label}_rerun_module_s", []).append(round(again_module, 3))
+        self.used[label] = remove(self.cluster, self.pool, name)
         return seconds, module_seconds
+
+    def ours(self, source: Path, fmt: str) -> tuple[float, float]:
+        return self._task(f"ours_{fmt}", {"source": str(source), "source_format": fmt}, rerun=True)
+
+    def no_source(self, size_mib: int) -> tuple[float, float]:
+        return self._task("no_source", {"size": f"{size_mib}M"})
 
     def trivial(self) -> tuple[float, float]:
         seconds, _rss, module_seconds = self.runner.playbook([{"ansible.builtin.ping": {}}])
         return seconds, module_seconds
 
 
-def measure(methods: Methods, raw: Path, qcow2: Path, rounds: int) -> dict[str, list[float]]:
+def measure(methods: Methods, raw: Path, qcow2: Path, rounds: int, size_mib: int) -> dict[str, list[float]]:
     """Every method once per round, in turn; all times kept (seconds)."""
     runs: dict[str, Callable[[], tuple[float, float]]] = {
         "rbd_import_raw": lambda: methods.rbd_import(raw),
@@ -114,6 +129,7 @@ def measure(methods: Methods, raw: Path, qcow2: Path, rounds: int) -> dict[str, 
         "ours_raw": lambda: methods.ours(raw, "raw"),
         "qemu_img_qcow2": lambda: methods.qemu_img(qcow2, "qcow2"),
         "ours_qcow2": lambda: methods.ours(qcow2, "qcow2"),
+        "no_source": lambda: methods.no_source(size_mib),
         "trivial_playbook": methods.trivial,
     }
     times: dict[str, list[float]] = {}
@@ -122,21 +138,20 @@ def measure(methods: Methods, raw: Path, qcow2: Path, rounds: int) -> dict[str, 
         for label, run in runs.items():
             seconds, module_seconds = run()
             times.setdefault(f"{label}_s", []).append(round(seconds, 3))
-            if label.startswith("ours"):
+            if label.startswith("ours") or label == "no_source":
                 times.setdefault(f"{label}_module_s", []).append(round(module_seconds, 3))
-    return times
+    return dict(times, **methods.reruns)
 
 
 def summary(times: dict[str, list[float]]) -> dict[str, Any]:
+    """Best of each method; ratios of rbd_image (task, module process, import alone) to the faster tool."""
     best = {label: min(values) for label, values in times.items()}
-    fastest_raw = min(best["rbd_import_raw_s"], best["qemu_img_raw_s"])
-    return {
-        "best": best,
-        "ratio_raw_task": round(best["ours_raw_s"] / fastest_raw, 2),
-        "ratio_raw_module": round(best["ours_raw_module_s"] / fastest_raw, 2),
-        "ratio_qcow2_task": round(best["ours_qcow2_s"] / best["qemu_img_qcow2_s"], 2),
-        "ratio_qcow2_module": round(best["ours_qcow2_module_s"] / best["qemu_img_qcow2_s"], 2),
-    }
+    for fmt in ("raw", "qcow2"):
+        best[f"ours_{fmt}_import_s"] = round(best[f"ours_{fmt}_module_s"] - best["no_source_module_s"], 3)
+    fastest = {"raw": min(best["rbd_import_raw_s"], best["qemu_img_raw_s"]), "qcow2": best["qemu_img_qcow2_s"]}
+    ratios = {f"ratio_{fmt}_{what}": round(best[f"ours_{fmt}{suffix}"] / fastest[fmt], 2)
+              for fmt in fastest for what, suffix in (("task", "_s"), ("module", "_module_s"), ("import", "_import_s"))}
+    return dict(ratios, best=best)
 
 
 def markdown(result: dict[str, Any], meta: dict[str, Any]) -> str:
@@ -147,6 +162,12 @@ def markdown(result: dict[str, Any], meta: dict[str, Any]) -> str:
             ("qcow2", "`qemu-img convert` to `rbd:`", best["qemu_img_qcow2_s"], "", used.get("qemu_img_qcow2")),
             ("qcow2", "`rbd_image` `source:` (task)", best["ours_qcow2_s"], best["ours_qcow2_module_s"],
              used.get("ours_qcow2")),
+            ("raw", "`rbd_image` `source:` again, same file (no change)", best["ours_raw_rerun_s"],
+             best["ours_raw_rerun_module_s"], None),
+            ("qcow2", "`rbd_image` `source:` again, same file (no change)", best["ours_qcow2_rerun_s"],
+             best["ours_qcow2_rerun_module_s"], None),
+            ("-", "`rbd_image`, same size, no `source:` (task)", best["no_source_s"], best["no_source_module_s"],
+             used.get("no_source")),
             ("-", "trivial playbook (`ping`)", best["trivial_playbook_s"], "", None)]
     lines = [f"Run of {meta['date']}: {meta['size_mib']} MiB image, 90 % zeros; best of {meta['rounds']} rounds "
              f"(seconds); {meta['cpus']} CPUs, load average at the end {meta['load_average_at_end'][0]:.1f}; "
@@ -154,9 +175,12 @@ def markdown(result: dict[str, Any], meta: dict[str, Any]) -> str:
              "| source | method | wall s | module s | used MiB |", "|---|---|---|---|---|"]
     lines += [f"| {src} | {method} | {wall:.2f} | {mod if mod == '' else f'{mod:.2f}'} | "
               f"{'' if mib is None else mib} |" for src, method, wall, mod, mib in rows]
-    lines += ["", f"Ratios (rbd_image / the faster tool): raw task {result['ratio_raw_task']}, raw module "
-              f"{result['ratio_raw_module']}; qcow2 task {result['ratio_qcow2_task']}, qcow2 module "
-              f"{result['ratio_qcow2_module']}.", ""]
+    lines += ["", "Import alone (module s minus the module s of the task without a source): raw "
+              f"{best['ours_raw_import_s']:.2f} s, qcow2 {best['ours_qcow2_import_s']:.2f} s.", "",
+              "| rbd_image / the faster tool | task | module | import alone |", "|---|---|---|---|"]
+    lines += [f"| {fmt} | {result[f'ratio_{fmt}_task']} | {result[f'ratio_{fmt}_module']} | "
+              f"{result[f'ratio_{fmt}_import']} |" for fmt in ("raw", "qcow2")]
+    lines.append("")
     return "\n".join(lines)
 
 
@@ -176,7 +200,7 @@ def main() -> int:
             with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMPDIR")) as work:
                 raw, qcow2 = make_sources(Path(work), args.size_mib)
                 methods = Methods(Runner(env, Path(work)), env, cluster, pool)
-                times = measure(methods, raw, qcow2, args.rounds)
+                times = measure(methods, raw, qcow2, args.rounds, args.size_mib)
         finally:
             drop_pool(cluster, pool)
             cluster.shutdown()
