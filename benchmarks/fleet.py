@@ -22,27 +22,14 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-COLLECTIONS = ROOT.parents[2]
-BIN = Path(sys.executable).parent
-TESTENV = ROOT / "tests" / "testenv" / "testenv"
+from run import BIN, COLLECTIONS, HERE, ROOT, TESTENV, test_environment  # pylint: disable=import-error
+
 HOST_COUNTS = (1, 2, 4)
-
-
-def read_env_file(path: Path) -> dict[str, str]:
-    env = {}
-    for line in path.read_text().splitlines():
-        if line.startswith("export "):
-            key, _sep, value = line[len("export "):].partition("=")
-            env[key] = value.strip("'")
-    return env
 
 
 def ansible_env() -> dict[str, str]:
@@ -113,24 +100,16 @@ def main() -> int:
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    reuse = os.environ.get("FLEET_TESTENV_DIR")
-    directory = Path(reuse) if reuse else Path(tempfile.mkdtemp(prefix="ceph-rbd-bench-fleet-"))
-    if not reuse:
-        subprocess.run([str(TESTENV), "up", str(directory), "--osds", "1", "--hypervisors", str(max(HOST_COUNTS))],
-                       check=True, env=dict(os.environ, TESTENV_FLEET_NET="127.0.8"))
     meta = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cpus": os.cpu_count(),
             "repeats": args.repeats, "load_average": os.getloadavg()}
-    try:
-        env = read_env_file(directory / "env")
+    with test_environment("ceph-rbd-bench-fleet-", "FLEET_TESTENV_DIR",
+                          ("--osds", "1", "--hypervisors", str(max(HOST_COUNTS))), "127.0.8") as env:
         if int(env.get("TESTENV_HYPERVISORS", "0")) < max(HOST_COUNTS):
-            raise SystemExit(f"{directory} needs {max(HOST_COUNTS)} hypervisors")
+            raise SystemExit(f"{env['TESTENV_DIR']} needs {max(HOST_COUNTS)} hypervisors")
         rows = []
         for hosts in HOST_COUNTS:
             print(f"hypervisors.yml on {hosts} host(s) ...", flush=True)
             rows.append(measure(env, hosts, args.repeats))
-    finally:
-        if not reuse:
-            subprocess.run([str(TESTENV), "down", str(directory)], check=False)
     meta["load_average_at_end"] = os.getloadavg()
     (out / "fleet.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
     report = markdown(rows, meta)

@@ -24,16 +24,14 @@ import statistics
 import struct
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-from fleet import BIN, ROOT, TESTENV, ansible_env, read_env_file  # pylint: disable=import-error
-
-HERE = Path(__file__).resolve().parent
+from fleet import ansible_env  # pylint: disable=import-error
+from run import BIN, HERE, ROOT, TESTENV, test_environment  # pylint: disable=import-error
 
 
 def host_run(env: dict[str, str], host: str, *command: str, stdin: str | None = None) -> str:
@@ -151,19 +149,11 @@ def main() -> int:
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    reuse = os.environ.get("MIGRATION_TESTENV_DIR")
-    directory = Path(reuse) if reuse else Path(tempfile.mkdtemp(prefix="ceph-rbd-bench-migration-"))
-    if not reuse:
-        subprocess.run([str(TESTENV), "up", str(directory), "--osds", "1", "--hypervisors", "2"],
-                       check=True, env=dict(os.environ, TESTENV_FLEET_NET="127.0.9"))
     meta = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cpus": os.cpu_count(),
             "repeats": args.repeats, "load_average": os.getloadavg()}
-    try:
-        runs = measure(read_env_file(directory / "env"), args.repeats)
-    finally:
-        if not reuse:
-            subprocess.run([str(TESTENV), "down", str(directory)], check=False,
-                           env=dict(os.environ, TESTENV_FLEET_NET="127.0.9"))
+    with test_environment("ceph-rbd-bench-migration-", "MIGRATION_TESTENV_DIR",
+                          ("--osds", "1", "--hypervisors", "2"), "127.0.9") as env:
+        runs = measure(env, args.repeats)
     (out / "migration.json").write_text(json.dumps({"meta": meta, "runs": runs}, indent=2) + "\n")
     report = markdown(runs, meta)
     (out / "migration.md").write_text(report)

@@ -53,19 +53,24 @@ def read_env_file(path: Path) -> dict[str, str]:
     return env
 
 
+TESTENV = ROOT / "tests" / "testenv" / "testenv"
+
+
 @contextmanager
-def test_environment(prefix: str) -> Iterator[dict[str, str]]:
-    """The variables of the test environment TESTENV_DIR, or of one started here (and stopped after)."""
-    testenv = ROOT / "tests" / "testenv" / "testenv"
-    reuse = os.environ.get("TESTENV_DIR")
+def test_environment(prefix: str, reuse_variable: str = "TESTENV_DIR", up_args: tuple[str, ...] = (),
+                     fleet_net: str | None = None) -> Iterator[dict[str, str]]:
+    """The variables of the running test environment that ``reuse_variable`` names, or of one
+    started here with ``testenv up DIR *up_args`` (its fleet on ``fleet_net``) and stopped after."""
+    reuse = os.environ.get(reuse_variable)
     directory = Path(reuse) if reuse else Path(tempfile.mkdtemp(prefix=prefix))
+    env = dict(os.environ, TESTENV_FLEET_NET=fleet_net) if fleet_net else None
     if not reuse:
-        subprocess.run([str(testenv), "up", str(directory)], check=True)
+        subprocess.run([str(TESTENV), "up", str(directory), *up_args], check=True, env=env)
     try:
         yield read_env_file(directory / "env")
     finally:
         if not reuse:
-            subprocess.run([str(testenv), "down", str(directory)], check=False)
+            subprocess.run([str(TESTENV), "down", str(directory)], check=False, env=env)
 
 
 def admin_cluster(conf: str):
