@@ -32,6 +32,7 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import
     translated_errors,
 )
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.mon_addresses import ceph_mon_host, parse_mon_hosts
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.unreachable import explain_ceph_timeout
 
 try:
     import rados
@@ -386,14 +387,15 @@ def open_cluster(params: dict[str, Any]) -> CephCluster:
 
 @contextmanager
 def cluster_connection(params: dict[str, Any]) -> Iterator[CephCluster]:
-    """Context manager around :func:`open_cluster` that always closes."""
+    """Context manager around :func:`open_cluster` that always closes; a Ceph operation's
+    timeout leaves it explained (unreachable.py: paused, OSDs down) and naming the deadline."""
     cluster = open_cluster(params)
     try:
         yield cluster
     except UnreachableError as error:
-        named = cluster.deadline.named_in(error)
-        if named is error:
+        explained = cluster.deadline.named_in(explain_ceph_timeout(cluster, error))
+        if explained is error:
             raise
-        raise named from error
+        raise explained from error
     finally:
         cluster.close()

@@ -68,10 +68,10 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.image_reads i
     run_concurrently,
 )
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.rbd_common import open_image
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.unreachable import explain_unreachable
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.write_errors import (
     explain_permission_error,
     explain_pool_error,
-    explain_unreachable,
 )
 
 

@@ -530,7 +530,8 @@ def paused_with_items(deadline_items, paused):  # pylint: disable=unused-argumen
 ], ids=["snapshot-create", "snapshot-remove", "image-info", "pool-info", "pool", "image"])
 def test_every_module_has_one_deadline_on_a_paused_cluster(paused_with_items, module, args):
     """Every module that talks to Ceph shares one deadline per task: on a paused cluster it
-    fails after about one timeout, not one per snapshot, image or pool, naming the deadline."""
+    fails after about one timeout, not one per snapshot, image or pool, naming the deadline
+    and why the cluster did not answer (explained once, by the connection, for every module)."""
     timeout = 3
     where = {"name": paused_with_items} if module.startswith("rbd_pool") else {"pool": paused_with_items}
     if module == "rbd_pool_info":
@@ -540,6 +541,8 @@ def test_every_module_has_one_deadline_on_a_paused_cluster(paused_with_items, mo
     seconds = time.monotonic() - started
     assert result.failed and not result.changed, result.data
     assert f"the task's timeout of {timeout} s" in result.msg, result.msg
+    paused_reason = "the cluster is paused (osd flags pauserd,pausewr; 'ceph osd unpause' resumes it)"
+    assert result.msg.count(paused_reason) == 1 and result["reasons"][0] == paused_reason, result.msg
     # A bound on the deadline's meaning, not a benchmark: about one timeout, plus ansible's start-up.
     assert seconds < 2.5 * timeout + 5, (seconds, result.msg)
     print(f"{module} {args}: failed after {seconds:.1f} s: {result.msg}")

@@ -18,6 +18,7 @@ PACKAGE = "ansible_collections.limiquantix.ceph_rbd.plugins.module_utils."
 LAYERS = {
     "errors": "base", "validation": "base", "image_types": "base", "deadline": "base", "libvirt_disk_xml": "base",
     "mon_addresses": "base", "attachment_records": "base", "disk_formats": "base",
+    "unreachable": "base",
     "image_request": "plan", "image_changes": "plan", "image_plan": "plan", "pool_plan": "plan", "pool_changes": "plan",
     "libvirt_disk": "plan", "migration_plan": "plan",
     "ceph_connection": "connection", "libvirt_connection": "connection",
