@@ -108,7 +108,7 @@ def unique_name():
 # file that takes over a minute.
 FILE_SECONDS = {
     "test_rbd_image.py": 165, "test_reliability.py": 155, "test_ceph_config.py": 155,
-    "test_fleet_rotation.py": 145, "test_libvirt_rbd_disk.py": 135, "test_hardening.py": 200,
+    "test_fleet_rotation.py": 145, "test_libvirt_rbd_disk.py": 135, "test_hardening.py": 215,
     "test_fleet.py": 115, "test_rbd_pool.py": 115, "test_example_inventory.py": 100,
     "test_attachment_records.py": 90, "test_packaging.py": 80, "test_roles.py": 80, "test_monitoring.py": 75,
     "test_libvirt_secret.py": 70, "test_rbd_snapshot.py": 55, "test_ceph_client_key.py": 55,

@@ -546,3 +546,36 @@ def test_every_module_has_one_deadline_on_a_paused_cluster(paused_with_items, mo
     # A bound on the deadline's meaning, not a benchmark: about one timeout, plus ansible's start-up.
     assert seconds < 2.5 * timeout + 5, (seconds, result.msg)
     print(f"{module} {args}: failed after {seconds:.1f} s: {result.msg}")
+
+
+def _rule_names(ceph) -> list[str]:
+    return [rule["rule_name"] for rule in mon(ceph, "osd crush rule dump")]
+
+
+def _config_value(ceph, who: str, name: str) -> str | None:
+    return next((entry["value"] for entry in mon(ceph, "config dump")
+                 if entry["section"] == who and entry["name"] == name), None)
+
+
+def test_monitor_only_modules_work_on_a_paused_cluster(ceph, paused):
+    """ceph_client_key, ceph_config and ceph_crush_rule talk only to the monitors, which a paused
+    cluster (no OSD reads or writes) does not stop: they converge within the task's timeout,
+    create and delete alike, and the monitors hold the result."""
+    timeout, user = 3, "client.paused-test"
+    steps = [
+        ("ceph_client_key", {"name": user, "pools": [paused]}, lambda: auth_get(ceph, user) is not None),
+        ("ceph_config", {"who": "client", "name": "rbd_cache_max_dirty_age", "value": "2"},
+         lambda: _config_value(ceph, "client", "rbd_cache_max_dirty_age") == "2.000000"),
+        ("ceph_crush_rule", {"name": "paused-rule", "device_class": "hdd"},
+         lambda: "paused-rule" in _rule_names(ceph)),
+    ]
+    assert "pauserd" in mon(ceph, "osd dump")["flags"]
+    for module, args, present in steps:
+        for state in ("present", "absent"):
+            started = time.monotonic()
+            result = run_module(module, dict(args, state=state, timeout=timeout))
+            seconds = time.monotonic() - started
+            assert not result.failed and result.changed, result.data
+            assert present() is (state == "present"), (module, state)
+            assert seconds < 2 * timeout + 5, (module, state, seconds)
+            print(f"{module} {state} on a paused cluster: {seconds:.1f} s")
