@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -261,6 +262,32 @@ def test_an_import_into_an_image_in_use_is_refused(ceph, pool, tmp_path, importe
             assert "refusing to import into an image a client uses" in result.msg
     assert record(ceph, pool, name)[RECORD[0]] != digest_of(raw)
     assert read_image(ceph, pool, name, SIZE) == data
+
+
+@pytest.mark.parametrize("fmt", ["raw", "qcow2"])
+def test_two_imports_at_once_into_one_image_leave_the_file_recorded_and_whole(ceph, pool, tmp_path, fmt):
+    """Run twice at once (two operators, or a retried job): whichever way the two interleave,
+    the image ends with the file's data and its record; a run that loses is refused as in use."""
+    raw, source = tmp_path / "disk.raw", tmp_path / f"disk.{fmt}"
+    data = make_raw(raw, b"concurrent")
+    if fmt == "qcow2":
+        make_qcow2(raw, source)
+    else:
+        source = raw
+    name = f"twice-{fmt}"
+    args = {"pool": pool, "name": name, "source": str(source)}
+    with ThreadPoolExecutor(2) as runs:
+        results = list(runs.map(lambda _run: image(args), range(2)))
+    for result in results:
+        if result.failed:
+            assert not result.changed, result.data
+            assert f"image {pool}/{name} is open by (watchers) client." in result.msg, result.msg
+    assert any(result.changed for result in results), [r.data for r in results]
+    assert read_image(ceph, pool, name, SIZE) == data
+    assert record(ceph, pool, name)[RECORD[0]] == digest_of(source)
+    assert rbd_watchers(ceph, pool, name) == []
+    assert_step(image(args), False)
+    assert_step(image(dict(args, state="absent")), True)
 
 
 def fake_qemu_img(directory: Path, after: str) -> dict[str, str]:
