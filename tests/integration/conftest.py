@@ -114,7 +114,7 @@ FILE_SECONDS = {
     "test_libvirt_secret.py": 70, "test_rbd_snapshot.py": 55, "test_ceph_client_key.py": 55,
     "test_rbd_pool_info.py": 55, "test_health_gate.py": 40, "test_ceph_crush_rule.py": 40,
     # measured alone on an idle machine (pytest --durations=0)
-    "test_migration.py": 235, "test_golden_images.py": 115, "test_rbd_image_import.py": 70,
+    "test_migration.py": 250, "test_golden_images.py": 115, "test_rbd_image_import.py": 70,
 }
 DEFAULT_SECONDS = 30
 

@@ -11,6 +11,7 @@ refusals are asserted to fire before anything moves (seconds), never by waiting 
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 import uuid
 import xml.etree.ElementTree as ET
@@ -33,7 +34,7 @@ from .cephstate import (
     usable_domain_type,
     write_image,
 )
-from .conftest import fleet_exec
+from .conftest import TESTENV, _read_env_file, fleet_exec
 from .harness import COLLECTION_ROOT, Result, run_module, run_playbook
 from .hypervisor_helpers import libvirt_conn
 from .test_fleet import changed_tasks, failures, fleet_address
@@ -486,3 +487,59 @@ def test_the_modules_alone_plan_refuse_and_check_access(fleet, ceph, mig, fleet_
     finally:
         undefine_secret(conn, mig["secret"])
         conn.close()
+
+
+# --- a target on another cluster -------------------------------------------------------------------
+
+@pytest.fixture
+def other_cluster(tmp_path_factory):
+    """A second, independent Ceph cluster (one monitor, one OSD) on loopback: its variables."""
+    directory = tmp_path_factory.mktemp("other-cluster")
+    subprocess.run([str(TESTENV), "up", str(directory), "--osds", "1"], check=True, capture_output=True, timeout=300)
+    try:
+        yield _read_env_file(directory / "env")
+    finally:
+        subprocess.run([str(TESTENV), "down", str(directory)], check=False, capture_output=True, timeout=300)
+
+
+def import_user(cluster_env: dict[str, str], user: str, key: str) -> None:
+    """Give the cluster the cephx user with this key (as when keys are copied between clusters);
+    the keyring goes on stdin, never on a command line."""
+    keyring = f'[client.{user}]\n\tkey = {key}\n\tcaps mon = "profile rbd"\n\tcaps osd = "profile rbd"\n'
+    subprocess.run(["ceph", "--conf", cluster_env["CEPH_CONF"], "--keyring", cluster_env["CEPH_KEYRING"],
+                    "auth", "import", "-i", "-"], input=keyring, text=True, check=True, capture_output=True,
+                   timeout=60)
+
+
+def test_a_target_on_another_cluster_is_refused_as_a_forced_migration_fails(fleet, ceph, mig, other_cluster,
+                                                                            fleet_ssh):
+    """The target's ceph.conf names a truly different cluster (its own fsid and monitors), for a VM
+    whose disks take their monitors from ceph.conf, and that cluster knows the VM's cephx user with
+    the same key (keys copied between clusters): the target connects, to the wrong cluster.
+    migrate.yml refuses the move naming both fsids. A migration forced past the pre-flight (the
+    module alone) fails as the verdict says: the VM keeps running on its source, defined nowhere
+    else, its image open by it alone. (A cluster that does not know the user refuses the key:
+    the wrong-key case of test_bad_targets_and_vms_are_refused_up_front...)"""
+    vm, pool, user = mig["confvm"], mig["pool"], mig["user"]
+    other_fsid = other_cluster["CEPH_FSID"]
+    assert other_fsid != fleet["CEPH_FSID"]
+    start_vm(fleet, "hv1", vm, without_monitors(mig["xml"](vm, "vol-conf")))
+    try:
+        write_ceph_conf(fleet, "hv3", ceph_conf_text(fleet, fsid=other_fsid, mon=other_cluster["CEPH_MON_HOST"]))
+        import_user(other_cluster, user, mig["key"])
+        refused(fleet, play(fleet, "migrate.yml", vm=vm, target="hv3"), vm, "hv1",
+                f"hv3: VM '{vm}': client.{user} reaches the cluster {other_fsid}, not {fleet['CEPH_FSID']}",
+                "point hv3's ceph.conf")
+        target_uri = f"qemu+ssh://root@{fleet_address(fleet, 'hv3')}/system"
+        forced = run_module("libvirt_domain_migrate", {"domain": vm, "target_uri": target_uri,
+                                                       "uri": f"qemu+ssh://root@{fleet_address(fleet, 'hv1')}/system"},
+                            env=fleet_ssh)
+        assert forced.failed and not forced.changed, forced.data
+        assert runs_on(fleet, vm) == ["hv1"] and defined_on(fleet, vm) == ["hv1"], forced.msg
+        assert len(rbd_watchers(ceph, pool, "vol-conf")) == 1
+        print(f"forced migration to another cluster: {forced.msg}")
+    finally:
+        write_ceph_conf(fleet, "hv3", ceph_conf_text(fleet))
+        for host in HOSTS:
+            fleet_exec(fleet, host, "virsh", "destroy", vm, check=False)
+            fleet_exec(fleet, host, "virsh", "undefine", vm, check=False)
