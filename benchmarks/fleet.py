@@ -17,17 +17,15 @@ stays 1, with none it grows like H. Writes benchmarks/results/fleet.json and fle
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
 import sys
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
-from run import BIN, COLLECTIONS, HERE, ROOT, TESTENV, test_environment  # pylint: disable=import-error
+from run import BIN, COLLECTIONS, ROOT, TESTENV, run_fleet_benchmark  # pylint: disable=import-error
 
 HOST_COUNTS = (1, 2, 4)
 
@@ -93,29 +91,20 @@ def markdown(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def measure_fleet(env: dict[str, str], repeats: int) -> list[dict[str, Any]]:
+    """Each host count in turn (the environment must have enough hypervisors)."""
+    if int(env.get("TESTENV_HYPERVISORS", "0")) < max(HOST_COUNTS):
+        raise SystemExit(f"{env['TESTENV_DIR']} needs {max(HOST_COUNTS)} hypervisors")
+    rows = []
+    for hosts in HOST_COUNTS:
+        print(f"hypervisors.yml on {hosts} host(s) ...", flush=True)
+        rows.append(measure(env, hosts, repeats))
+    return rows
+
+
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--out", default=str(HERE / "results"))
-    args = parser.parse_args()
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    meta = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cpus": os.cpu_count(),
-            "repeats": args.repeats, "load_average": os.getloadavg()}
-    with test_environment("ceph-rbd-bench-fleet-", "FLEET_TESTENV_DIR",
-                          ("--osds", "1", "--hypervisors", str(max(HOST_COUNTS))), "127.0.8") as env:
-        if int(env.get("TESTENV_HYPERVISORS", "0")) < max(HOST_COUNTS):
-            raise SystemExit(f"{env['TESTENV_DIR']} needs {max(HOST_COUNTS)} hypervisors")
-        rows = []
-        for hosts in HOST_COUNTS:
-            print(f"hypervisors.yml on {hosts} host(s) ...", flush=True)
-            rows.append(measure(env, hosts, args.repeats))
-    meta["load_average_at_end"] = os.getloadavg()
-    (out / "fleet.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
-    report = markdown(rows, meta)
-    (out / "fleet.md").write_text(report)
-    print(report)
-    return 0
+    return run_fleet_benchmark(__doc__, "fleet", 2, ("ceph-rbd-bench-fleet-", "FLEET_TESTENV_DIR", (
+        "--osds", "1", "--hypervisors", str(max(HOST_COUNTS))), "127.0.8"), measure_fleet, markdown)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ Reports the best and the median of each. Writes benchmarks/results/migration.jso
 
 from __future__ import annotations
 
-import argparse
 import base64
 import json
 import os
@@ -27,11 +26,10 @@ import sys
 import time
 import uuid
 import xml.etree.ElementTree as ET
-from pathlib import Path
 from typing import Any
 
 from fleet import ansible_env  # pylint: disable=import-error
-from run import BIN, HERE, ROOT, TESTENV, test_environment  # pylint: disable=import-error
+from run import BIN, ROOT, TESTENV, run_fleet_benchmark  # pylint: disable=import-error
 
 
 def host_run(env: dict[str, str], host: str, *command: str, stdin: str | None = None) -> str:
@@ -143,22 +141,9 @@ def markdown(runs: dict[str, list[float]], meta: dict[str, Any]) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--out", default=str(HERE / "results"))
-    args = parser.parse_args()
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    meta = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cpus": os.cpu_count(),
-            "repeats": args.repeats, "load_average": os.getloadavg()}
-    with test_environment("ceph-rbd-bench-migration-", "MIGRATION_TESTENV_DIR",
-                          ("--osds", "1", "--hypervisors", "2"), "127.0.9") as env:
-        runs = measure(env, args.repeats)
-    (out / "migration.json").write_text(json.dumps({"meta": meta, "runs": runs}, indent=2) + "\n")
-    report = markdown(runs, meta)
-    (out / "migration.md").write_text(report)
-    print(report)
-    return 0
+    return run_fleet_benchmark(__doc__, "migration", 3, ("ceph-rbd-bench-migration-", "MIGRATION_TESTENV_DIR",
+                                                        ("--osds", "1", "--hypervisors", "2"), "127.0.9"),
+                               measure, markdown)
 
 
 if __name__ == "__main__":

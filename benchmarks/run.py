@@ -73,6 +73,30 @@ def test_environment(prefix: str, reuse_variable: str = "TESTENV_DIR", up_args: 
             subprocess.run([str(TESTENV), "down", str(directory)], check=False, env=env)
 
 
+def run_fleet_benchmark(doc: str, name: str, default_repeats: int, environment: tuple[str, str, tuple[str, ...], str],
+                        measure: Callable[[dict[str, str], int], Any],
+                        markdown: Callable[[Any, dict[str, Any]], str]) -> int:
+    """The main() of a benchmark on a test environment of its own: --repeats and --out, the
+    environment (``test_environment``'s arguments), ``measure(env, repeats)``, then NAME.json
+    (meta and result) and NAME.md (``markdown(result, meta)``) in --out."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=default_repeats)
+    parser.add_argument("--out", default=str(HERE / "results"))
+    args = parser.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    meta = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cpus": os.cpu_count(),
+            "repeats": args.repeats, "load_average": os.getloadavg()}
+    with test_environment(*environment) as env:
+        result = measure(env, args.repeats)
+    meta["load_average_at_end"] = os.getloadavg()
+    (out / f"{name}.json").write_text(json.dumps({"meta": meta, "result": result}, indent=2) + "\n")
+    report = markdown(result, meta)
+    (out / f"{name}.md").write_text(report)
+    print(report)
+    return 0
+
+
 def admin_cluster(conf: str):
     import rados  # pylint: disable=import-outside-toplevel
 
