@@ -63,7 +63,8 @@ def plan_source(request: dict[str, Any], current: dict[str, Any] | None) -> dict
 def _in_use(spec: str, watchers: list[str]) -> InUseError:
     return InUseError(
         f"image {spec} is open by (watchers) {', '.join(watchers)}: refusing to import into an image "
-        "a client uses (stop the VM or detach the disk first)", image=spec, watchers=watchers)
+        "a client uses (stop the VM or detach the disk first; another import into it: let it finish)",
+        image=spec, watchers=watchers)
 
 
 def refuse_import_in_use(cluster: CephCluster, catalog: ImageCatalog, request: dict[str, Any],

@@ -282,6 +282,7 @@ def test_two_imports_at_once_into_one_image_leave_the_file_recorded_and_whole(ce
         if result.failed:
             assert not result.changed, result.data
             assert f"image {pool}/{name} is open by (watchers) client." in result.msg, result.msg
+            assert "another import into it: let it finish" in result.msg
     assert any(result.changed for result in results), [r.data for r in results]
     assert read_image(ceph, pool, name, SIZE) == data
     assert record(ceph, pool, name)[RECORD[0]] == digest_of(source)
