@@ -570,12 +570,17 @@ def test_monitor_only_modules_work_on_a_paused_cluster(ceph, paused):
          lambda: "paused-rule" in _rule_names(ceph)),
     ]
     assert "pauserd" in mon(ceph, "osd dump")["flags"]
-    for module, args, present in steps:
-        for state in ("present", "absent"):
-            started = time.monotonic()
-            result = run_module(module, dict(args, state=state, timeout=timeout))
-            seconds = time.monotonic() - started
-            assert not result.failed and result.changed, result.data
-            assert present() is (state == "present"), (module, state)
-            assert seconds < 2 * timeout + 5, (module, state, seconds)
-            print(f"{module} {state} on a paused cluster: {seconds:.1f} s")
+    try:
+        for module, args, present in steps:
+            for state in ("present", "absent"):
+                started = time.monotonic()
+                result = run_module(module, dict(args, state=state, timeout=timeout))
+                seconds = time.monotonic() - started
+                assert not result.failed and result.changed, result.data
+                assert present() is (state == "present"), (module, state)
+                assert seconds < 2 * timeout + 5, (module, state, seconds)
+                print(f"{module} {state} on a paused cluster: {seconds:.1f} s")
+    finally:  # whatever a failed step left behind
+        auth_rm(ceph, user)
+        ceph.mon_command(json.dumps({"prefix": "config rm", "who": "client", "name": "rbd_cache_max_dirty_age"}), b"")
+        ceph.mon_command(json.dumps({"prefix": "osd crush rule rm", "name": "paused-rule"}), b"")
