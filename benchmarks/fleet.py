@@ -103,8 +103,9 @@ def measure_fleet(env: dict[str, str], repeats: int) -> list[dict[str, Any]]:
 
 
 def main() -> int:
-    return run_fleet_benchmark(__doc__, "fleet", 2, ("ceph-rbd-bench-fleet-", "FLEET_TESTENV_DIR", (
-        "--osds", "1", "--hypervisors", str(max(HOST_COUNTS))), "127.0.8"), measure_fleet, markdown)
+    environment = ("ceph-rbd-bench-fleet-", "FLEET_TESTENV_DIR", ("--osds", "1", "--hypervisors", str(max(HOST_COUNTS))),
+                   "127.0.8")
+    return run_fleet_benchmark(__doc__, "fleet", 2, environment, measure_fleet, markdown)
 
 
 if __name__ == "__main__":

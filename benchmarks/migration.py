@@ -141,9 +141,9 @@ def markdown(runs: dict[str, list[float]], meta: dict[str, Any]) -> str:
 
 
 def main() -> int:
-    return run_fleet_benchmark(__doc__, "migration", 3, ("ceph-rbd-bench-migration-", "MIGRATION_TESTENV_DIR",
-                                                        ("--osds", "1", "--hypervisors", "2"), "127.0.9"),
-                               measure, markdown)
+    environment = ("ceph-rbd-bench-migration-", "MIGRATION_TESTENV_DIR", ("--osds", "1", "--hypervisors", "2"),
+                   "127.0.9")
+    return run_fleet_benchmark(__doc__, "migration", 3, environment, measure, markdown)
 
 
 if __name__ == "__main__":
