@@ -217,8 +217,9 @@ def test_a_clone_of_the_guest_image_boots_from_rbd_and_writes_its_line(
                                           serial), 0)
         assert ET.fromstring(conn.lookupByName(name).XMLDesc(0)).find(
             "devices/serial/source").get("path") == str(serial)
+        # The whole line, its CR LF included: the file may be read between two bytes of it.
         wait_until("the guest's line on its serial console",
-                   lambda: serial.exists() and BOOT_LINE in serial.read_bytes(), seconds=180)
+                   lambda: serial.exists() and BOOT_LINE + b"\r\n" in serial.read_bytes(), seconds=180)
         assert serial.read_bytes().startswith(BOOT_LINE + b"\r\n")
         assert len(rbd_watchers(ceph, pool, "vol-boot")) == 1  # QEMU has the clone open
     finally:
