@@ -68,8 +68,7 @@ test: deps collection
 	trap '$(SUBMAKE) test-envs-down' EXIT; \
 	echo "== $$(date +%T) starting $(words $(TEST_FLEET_NETS)) test environment(s) in the background: $(TEST_LOGS)/envs-up.log"; \
 	$(SUBMAKE) test-envs-up > $(TEST_LOGS)/envs-up.log 2>&1 & up=$$!; \
-	echo "== $$(date +%T) test-unit, test-sanity, test-lint (in parallel)"; \
-	$(SUBMAKE) -j3 --output-sync=target test-unit test-sanity test-lint || rc=$$?; \
+	echo "== $$(date +%T) test-unit, test-sanity, test-lint"; $(SUBMAKE) test-unit test-sanity test-lint || rc=$$?; \
 	wait $$up || { cat $(TEST_LOGS)/envs-up.log; echo "test: the test environments did not start" >&2; rc=1; }; \
 	if [ $$rc = 0 ]; then $(SUBMAKE) test-on-envs || rc=$$?; fi; \
 	echo "== $$(date +%T) make test: exit $$rc"; exit $$rc
