@@ -164,11 +164,6 @@ def all_domains(conn: Any) -> list[Any]:
     return sorted(conn.listAllDomains(0), key=lambda dom: dom.name())
 
 
-def list_domains(conn: Any, name: str | None = None) -> list[Any]:
-    """All domains of the host (running or defined), or the one called ``name``."""
-    return [lookup_domain(conn, name)] if name is not None else all_domains(conn)
-
-
 def domain_rbd_disks(dom: Any) -> dict[str, Any]:
     """A domain's state and its RBD disks, from the running definition when it runs
     (else the persistent config), each disk marked with the scopes it is in."""
@@ -183,12 +178,26 @@ def domain_rbd_disks(dom: Any) -> dict[str, Any]:
             "disks": sorted(disks.values(), key=lambda disk: disk["target"])}
 
 
+def domains_rbd_disks(conn: Any, name: str | None = None) -> list[dict[str, Any]]:
+    """:func:`domain_rbd_disks` of the domain called ``name``, or of every domain of the host.
+    A domain that goes away between the listing and its reading (a transient domain that
+    stopped, one undefined meanwhile) is left out: it uses nothing any more."""
+    if name is not None:
+        return [domain_rbd_disks(lookup_domain(conn, name))]
+    found = []
+    for dom in all_domains(conn):
+        try:
+            found.append(domain_rbd_disks(dom))
+        except NotFoundError:
+            continue
+    return found
+
+
 def rbd_image_references(conn: Any) -> dict[tuple[str, str, str], list[str]]:
     """Which domains of the host use which RBD image: (pool, namespace, image) ->
     ['vm-1 (running)', 'vm-2 (defined, not running)'], from live and persistent definitions."""
     references: dict[tuple[str, str, str], list[str]] = {}
-    for dom in list_domains(conn):
-        domain = domain_rbd_disks(dom)
+    for domain in domains_rbd_disks(conn):
         label = f"{domain['name']} ({'running' if domain['running'] else 'defined, not running'})"
         for disk in domain["disks"]:
             users = references.setdefault((disk["pool"], disk["namespace"], disk["image"]), [])

@@ -181,15 +181,14 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.libvirt_conne
     libvirt_connection_argument_spec,
 )
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.libvirt_domain import (
-    domain_rbd_disks,
-    list_domains,
+    domains_rbd_disks,
 )
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.module_runner import LIBVIRT, run_module
 
 
 def read(module: AnsibleModule) -> dict:
     with libvirt_connection(module.params["uri"]) as conn:
-        domains = [domain_rbd_disks(dom) for dom in list_domains(conn, module.params["domain"])]
+        domains = domains_rbd_disks(conn, module.params["domain"])
     return {"changed": False, "domains": domains}
 
 

@@ -53,3 +53,43 @@ def test_unknown_domain_and_unreachable_libvirt_fail_clearly(testenv):
     assert result.failed
     assert "cannot connect to libvirt at qemu:///system?socket=/nonexistent/libvirt-sock" in result.msg
     assert "Traceback" not in result.stdout
+
+
+class _ListsThenUndefines:
+    """The real connection, except that right after listing the domains, one of them is
+    undefined: what another client does between a scan's listing and its reading."""
+
+    def __init__(self, conn, name: str):
+        self.conn, self.name = conn, name
+
+    def listAllDomains(self, flags):  # pylint: disable=invalid-name
+        listed = self.conn.listAllDomains(flags)
+        self.conn.lookupByName(self.name).undefine()
+        return listed
+
+
+def test_a_domain_undefined_while_the_host_is_scanned_is_left_out(defined_domain, testenv):
+    """CI saw it: rbd_image state=absent failed reading a domain another client had just removed."""
+    import libvirt  # pylint: disable=import-outside-toplevel
+
+    from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.libvirt_domain import (
+        domains_rbd_disks,
+        rbd_image_references,
+    )
+
+    kept, _secret = defined_domain
+    conn = libvirt.open(testenv["LIBVIRT_DEFAULT_URI"])
+    try:
+        for scan in (lambda c: [d["name"] for d in domains_rbd_disks(c)], rbd_image_references):
+            gone = f"t-gone-{uuid.uuid4().hex[:6]}"
+            conn.defineXML(domain_with_rbd_disks(gone, [("limiquantix-volumes", "vol-gone")], "127.0.0.1:6789",
+                                                 "libvirt", str(uuid.uuid4())))
+            seen = scan(_ListsThenUndefines(conn, gone))
+            if isinstance(seen, dict):  # references: (pool, namespace, image) -> users
+                assert ("limiquantix-volumes", "", "vol-gone") not in seen
+                assert f"{kept} (defined, not running)" in seen[("limiquantix-volumes", "", "vol-info")]
+            else:
+                assert gone not in seen and kept in seen
+            assert gone not in [dom.name() for dom in conn.listAllDomains(0)]
+    finally:
+        conn.close()
