@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from ansible_collections.limiquantix.ceph_rbd.tests.docs_reference import content_digest
+
 from .cephstate import (
     admin_key,
     image_held_open,
@@ -58,17 +60,6 @@ def make_qcow2(raw: Path, path: Path) -> None:
     subprocess.run(["qemu-img", "convert", "-f", "raw", "-O", "qcow2", str(raw), str(path)], check=True)
 
 
-def digest_of(path: Path, block: int = 64 * 1024) -> str:
-    """The content digest as docs/snapshots.md defines it, computed plainly from every byte."""
-    data = path.read_bytes()
-    digest = hashlib.sha256(f"sha256-nonzero-64k {len(data)}\n".encode())
-    for index in range(-(-len(data) // block)):
-        piece = data[index * block:(index + 1) * block]
-        if piece.count(0) != len(piece):
-            digest.update(index.to_bytes(8, "big") + piece)
-    return "sha256-nonzero-64k:" + digest.hexdigest()
-
-
 def record(ceph, pool, name):
     return {k: v for k, v in image_metadata(ceph, pool, name).items() if k in RECORD}
 
@@ -100,9 +91,9 @@ def test_qcow2_import_cycle_is_sparse_idempotent_and_rewrites_a_changed_file(cep
     created = image(args)
     assert_step(created, True)
     assert read_image(ceph, pool, "golden", SIZE) == data
-    assert record(ceph, pool, "golden") == {RECORD[0]: digest_of(source), RECORD[1]: "qcow2",
+    assert record(ceph, pool, "golden") == {RECORD[0]: content_digest(source), RECORD[1]: "qcow2",
                                             RECORD[2]: str(source.stat().st_size)}
-    assert created["image"]["source"] == {"digest": digest_of(source), "format": "qcow2",
+    assert created["image"]["source"] == {"digest": content_digest(source), "format": "qcow2",
                                           "size": source.stat().st_size}
     assert created["image"]["metadata"] == {}  # the record is not user metadata
     assert used_bytes(ceph, pool, "golden") == 8 * MIB == created["image"]["used_bytes"]  # 2 of 8 objects
@@ -115,10 +106,10 @@ def test_qcow2_import_cycle_is_sparse_idempotent_and_rewrites_a_changed_file(cep
         assert again["actions"] == []
     assert read_image(ceph, pool, "golden", 6, 10 * MIB) == b"marker"
 
-    old = digest_of(source)
+    old = content_digest(source)
     data = make_raw(raw, b"v2")
     make_qcow2(raw, source)
-    new = digest_of(source)
+    new = content_digest(source)
     assert old != new and Path(source).stat().st_size == int(record(ceph, pool, "golden")[RECORD[2]])
     check = image(args, check=True)
     assert_step(check, True)
@@ -168,7 +159,7 @@ def imported(ceph, pool, tmp_path):
 
 
 def assert_untouched(ceph, pool, name, raw, data):
-    assert record(ceph, pool, name)[RECORD[0]] == digest_of(raw)
+    assert record(ceph, pool, name)[RECORD[0]] == content_digest(raw)
     assert read_image(ceph, pool, name, SIZE) == data and image_state(ceph, pool, name)["size"] == SIZE
 
 
@@ -183,15 +174,15 @@ def test_the_same_bytes_in_a_sparse_copy_are_the_same_import(ceph, pool, importe
     for check_mode in (True, False):
         again = image({"pool": pool, "name": name, "source": str(sparse)}, check=check_mode)
         assert_step(again, False)
-        assert again["image"]["source"]["digest"] == digest_of(raw) == digest_of(sparse)
+        assert again["image"]["source"]["digest"] == content_digest(raw) == content_digest(sparse)
     assert read_image(ceph, pool, name, 6, 10 * MIB) == b"marker"  # nothing was written
     with open(sparse, "r+b") as handle:
         handle.seek(30 * MIB)
         handle.write(b"\x01")
     changed = image({"pool": pool, "name": name, "source": str(sparse)})
     assert_step(changed, True)
-    assert changed.diff["before"]["source"]["digest"] == digest_of(raw)
-    assert record(ceph, pool, name)[RECORD[0]] == digest_of(sparse) != digest_of(raw)
+    assert changed.diff["before"]["source"]["digest"] == content_digest(raw)
+    assert record(ceph, pool, name)[RECORD[0]] == content_digest(sparse) != content_digest(raw)
     assert read_image(ceph, pool, name, SIZE) == data[:30 * MIB] + b"\x01" + data[30 * MIB + 1:]
 
 
@@ -260,7 +251,7 @@ def test_an_import_into_an_image_in_use_is_refused(ceph, pool, tmp_path, importe
             assert result.failed and not result.changed, result.data
             assert f"image {pool}/{name} is open by (watchers) client." in result.msg
             assert "refusing to import into an image a client uses" in result.msg
-    assert record(ceph, pool, name)[RECORD[0]] != digest_of(raw)
+    assert record(ceph, pool, name)[RECORD[0]] != content_digest(raw)
     assert read_image(ceph, pool, name, SIZE) == data
 
 
@@ -285,7 +276,7 @@ def test_two_imports_at_once_into_one_image_leave_the_file_recorded_and_whole(ce
             assert "another import into it: let it finish" in result.msg
     assert any(result.changed for result in results), [r.data for r in results]
     assert read_image(ceph, pool, name, SIZE) == data
-    assert record(ceph, pool, name)[RECORD[0]] == digest_of(source)
+    assert record(ceph, pool, name)[RECORD[0]] == content_digest(source)
     assert rbd_watchers(ceph, pool, name) == []
     assert_step(image(args), False)
     assert_step(image(dict(args, state="absent")), True)
@@ -336,7 +327,7 @@ def test_an_interrupted_import_is_not_taken_for_a_finished_one(ceph, pool, tmp_p
     again = image({"pool": pool, "name": name, "source": str(source)})
     assert_step(again, True)
     assert again["actions"] == [f"{pool}/{name}: import {source} (qcow2, digest computed while importing)"]
-    assert record(ceph, pool, name)[RECORD[0]] == digest_of(source)
+    assert record(ceph, pool, name)[RECORD[0]] == content_digest(source)
 
 
 def test_the_key_never_reaches_qemu_img_argv_and_its_files_are_private(ceph, pool, tmp_path, testenv):

@@ -17,20 +17,9 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.disk_source i
     write_raw,
 )
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import CephRbdError, InvalidInputError
+from ansible_collections.limiquantix.ceph_rbd.tests.docs_reference import content_digest
 
 KIB, MIB = 1024, 1024 ** 2
-
-
-def reference_digest(path: Path, block: int = 64 * KIB) -> str:
-    """docs/snapshots.md's definition, read plainly: every byte, block by block."""
-    size = os.path.getsize(path)
-    digest = hashlib.sha256(f"sha256-nonzero-64k {size}\n".encode())
-    with open(path, "rb") as handle:
-        for index in range(-(-size // block)):
-            data = handle.read(block)
-            if data.count(0) != len(data):
-                digest.update(index.to_bytes(8, "big") + data)
-    return "sha256-nonzero-64k:" + digest.hexdigest()
 
 
 def write_at(path: Path, size: int, pieces: dict[int, bytes], sparse: bool = True) -> Path:
@@ -61,7 +50,7 @@ PIECES = {
 @pytest.mark.parametrize("sparse", [True, False])
 def test_the_digest_is_the_documented_one_and_the_same_however_sparse_the_file_is(tmp_path, sparse):
     path = write_at(tmp_path / "disk.raw", SIZE, PIECES, sparse=sparse)
-    assert file_digest(str(path)) == reference_digest(path)
+    assert file_digest(str(path)) == content_digest(path)
     other = write_at(tmp_path / "other.raw", SIZE, PIECES, sparse=not sparse)
     assert file_digest(str(other)) == file_digest(str(path))
 
@@ -88,7 +77,7 @@ def test_empty_and_all_zero_files_have_the_digest_of_their_size(tmp_path):
     empty = write_at(tmp_path / "empty", 0, {})
     zeros = write_at(tmp_path / "zeros", 3 * MIB, {}, sparse=False)
     assert file_digest(str(empty)) == "sha256-nonzero-64k:" + hashlib.sha256(b"sha256-nonzero-64k 0\n").hexdigest()
-    assert file_digest(str(zeros)) == reference_digest(zeros) != file_digest(str(empty))
+    assert file_digest(str(zeros)) == content_digest(zeros) != file_digest(str(empty))
 
 
 def test_data_ranges_are_whole_blocks_in_order_and_never_overlap(tmp_path):
@@ -128,7 +117,7 @@ class FakeImage:
 def test_the_raw_copy_writes_exactly_the_non_zero_blocks_and_returns_the_digest(tmp_path):
     path = write_at(tmp_path / "disk.raw", SIZE, PIECES)
     image = FakeImage(SIZE)
-    assert write_raw(image, str(path), "p/i") == reference_digest(path)
+    assert write_raw(image, str(path), "p/i") == content_digest(path)
     assert bytes(image.data) == path.read_bytes() and image.flushed
     written = {offset // ZERO_BLOCK + n for offset, length in image.writes for n in range(-(-length // ZERO_BLOCK))}
     content = path.read_bytes()
