@@ -133,7 +133,8 @@ docs: deps collection
 # The integration suite. With TESTENV_DIRS naming N running environments: N pytest-xdist
 # workers, one environment each (conftest.py), whole files dealt out longest first
 # (conftest.py's FILE_SECONDS); every worker records its modules' results in MODULE_RUNS,
-# and test_module_docs.py then checks them in one last run. Else one pytest process on
+# and test_module_docs.py then checks them in one last run; the 15 slowest tests are listed
+# (where to win back time). Else one pytest process on
 # TESTENV_DIR, or on an environment of its own.
 MODULE_RUNS := $(BUILD)/module-runs
 INTEGRATION_WORKERS = $(words $(TESTENV_DIRS))
@@ -142,7 +143,7 @@ test-integration: collection
 	@rm -rf $(MODULE_RUNS); cd $(COLLECTION) && \
 	if [ $(INTEGRATION_WORKERS) -gt 1 ]; then rc=0; \
 	  echo "== $$(date +%T) integration: $(INTEGRATION_WORKERS) workers on $(TESTENV_DIRS)"; \
-	  MODULE_RUNS_DIR=$(MODULE_RUNS) $(BIN)/python -m pytest -q -n $(INTEGRATION_WORKERS) --dist loadfile \
+	  MODULE_RUNS_DIR=$(MODULE_RUNS) $(BIN)/python -m pytest -q -n $(INTEGRATION_WORKERS) --dist loadfile --durations=15 \
 	    --no-loadscope-reorder --ignore=tests/integration/test_module_docs.py tests/integration $(PYTEST_ARGS) || rc=$$?; \
 	  echo "== $$(date +%T) integration: test_module_docs.py on every worker's module results"; \
 	  MODULE_RUNS_DIR=$(MODULE_RUNS) TESTENV_DIRS= TESTENV_DIR=$(firstword $(TESTENV_DIRS)) \
