@@ -67,7 +67,9 @@ def describe_pool(
         "stored_bytes": stats.get("stored", 0),
         "used_bytes": stats.get("bytes_used", 0),
         "objects": stats.get("objects", 0),
-        "max_avail_bytes": stats.get("max_avail", 0),
+        # None until the mgr reports the pool (a second or so after its creation): 0 would
+        # read as "full".
+        "max_avail_bytes": stats.get("max_avail"),
         "percent_used": round(float(stats.get("percent_used", 0.0)) * 100, 2),
     }
 

@@ -173,7 +173,10 @@ pools:
       returned: always
       sample: 256
     max_avail_bytes:
-      description: Bytes that can still be stored before the pool is full.
+      description:
+        - Bytes that can still be stored before the pool is full.
+        - Null until the mgr has reported the pool, in the first second or so after its creation
+          (never 0 for "not known yet", since 0 means full).
       type: int
       returned: always
       sample: 2040066432

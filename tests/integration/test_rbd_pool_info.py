@@ -8,7 +8,7 @@ import venv
 
 import pytest
 
-from .cephstate import create_pool, delete_pool, mon, pool_detail
+from .cephstate import create_pool, delete_pool, mon, pool_detail, wait_until
 from .harness import run_module
 
 
@@ -38,7 +38,11 @@ def test_lists_a_pool_with_its_settings_and_the_cluster_health(testenv, ceph, po
     assert info["applications"] == ["rbd"]
     assert info["quota_max_objects"] == 1000
     assert info["quota_max_bytes"] == 0
-    assert info["max_avail_bytes"] > 0
+    # The mgr reports a new pool a second or so after its creation: until then the space
+    # available is null (unknown), never 0 (full).
+    assert info["max_avail_bytes"] is None or info["max_avail_bytes"] > 0
+    wait_until("the mgr to report the pool's space available", seconds=30, predicate=lambda: (
+        run_module("rbd_pool_info", {"name": pool})["pools"][0]["max_avail_bytes"] or 0) > 0)
     assert result["cluster"]["fsid"] == ceph.get_fsid()
     assert result["cluster"]["health"] in ("HEALTH_OK", "HEALTH_WARN", "HEALTH_ERR")
 

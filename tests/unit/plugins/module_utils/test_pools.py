@@ -132,3 +132,13 @@ def test_a_permission_error_names_the_client_and_the_caps_it_needs():
     assert error.msg.startswith("client.narrow is not allowed to do this, its caps do not cover it "
                                 "(list images in vols: permission denied)")
     assert "osd 'profile rbd pool=<pool>'" in error.msg
+
+
+def test_a_pool_the_mgr_has_not_reported_yet_has_no_max_avail_rather_than_a_full_reading():
+    """Just after its creation a pool is in the OSD map but not yet in the mgr's ``df``
+    (about 1.5 s here): its space available is unknown (None), never 0, which means full."""
+    unreported = describe_pool(DETAIL, {}, None, None)
+    assert unreported["max_avail_bytes"] is None
+    assert (unreported["stored_bytes"], unreported["used_bytes"], unreported["objects"]) == (0, 0, 0)
+    reported = describe_pool(DETAIL, {}, {"stored": 0, "bytes_used": 0, "objects": 0, "max_avail": 0}, None)
+    assert reported["max_avail_bytes"] == 0  # a full cluster still reads as full
