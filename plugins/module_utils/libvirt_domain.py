@@ -180,17 +180,28 @@ def domain_rbd_disks(dom: Any) -> dict[str, Any]:
 
 def domains_rbd_disks(conn: Any, name: str | None = None) -> list[dict[str, Any]]:
     """:func:`domain_rbd_disks` of the domain called ``name``, or of every domain of the host.
-    A domain that goes away between the listing and its reading (a transient domain that
-    stopped, one undefined meanwhile) is left out: it uses nothing any more."""
+    A domain that goes away between the listing and its reading is read again by its name
+    (undefined and defined anew, it has another UUID) and left out when it is gone for good
+    (a transient domain that stopped, one undefined meanwhile): it uses nothing any more."""
     if name is not None:
         return [domain_rbd_disks(lookup_domain(conn, name))]
     found = []
     for dom in all_domains(conn):
-        try:
-            found.append(domain_rbd_disks(dom))
-        except NotFoundError:
-            continue
+        domain = _rbd_disks_unless_gone(conn, dom)
+        if domain is not None:
+            found.append(domain)
     return found
+
+
+def _rbd_disks_unless_gone(conn: Any, dom: Any) -> dict[str, Any] | None:
+    try:
+        return domain_rbd_disks(dom)
+    except NotFoundError:
+        again = find_domain(conn, dom.name())
+    try:
+        return domain_rbd_disks(again) if again is not None else None
+    except NotFoundError:
+        return None
 
 
 def rbd_image_references(conn: Any) -> dict[tuple[str, str, str], list[str]]:

@@ -57,18 +57,24 @@ def test_unknown_domain_and_unreachable_libvirt_fail_clearly(testenv):
 
 class _ListsThenUndefines:
     """The real connection, except that right after listing the domains, one of them is
-    undefined: what another client does between a scan's listing and its reading."""
+    undefined (and, given ``redefine``, defined anew: another UUID): what another client does
+    between a scan's listing and its reading."""
 
-    def __init__(self, conn, name: str):
-        self.conn, self.name = conn, name
+    def __init__(self, conn, name: str, redefine: str | None = None):
+        self.conn, self.name, self.redefine = conn, name, redefine
 
     def listAllDomains(self, flags):  # pylint: disable=invalid-name
         listed = self.conn.listAllDomains(flags)
         self.conn.lookupByName(self.name).undefine()
+        if self.redefine:
+            self.conn.defineXML(self.redefine)
         return listed
 
+    def lookupByName(self, name):  # pylint: disable=invalid-name
+        return self.conn.lookupByName(name)
 
-def test_a_domain_undefined_while_the_host_is_scanned_is_left_out(defined_domain, testenv):
+
+def test_a_domain_undefined_while_the_host_is_scanned_is_read_again_or_left_out(defined_domain, testenv):
     """CI saw it: rbd_image state=absent failed reading a domain another client had just removed."""
     import libvirt  # pylint: disable=import-outside-toplevel
 
@@ -78,6 +84,7 @@ def test_a_domain_undefined_while_the_host_is_scanned_is_left_out(defined_domain
     )
 
     kept, _secret = defined_domain
+    moved = f"t-moved-{uuid.uuid4().hex[:6]}"
     conn = libvirt.open(testenv["LIBVIRT_DEFAULT_URI"])
     try:
         for scan in (lambda c: [d["name"] for d in domains_rbd_disks(c)], rbd_image_references):
@@ -91,5 +98,16 @@ def test_a_domain_undefined_while_the_host_is_scanned_is_left_out(defined_domain
             else:
                 assert gone not in seen and kept in seen
             assert gone not in [dom.name() for dom in conn.listAllDomains(0)]
+
+        # Undefined and defined anew in between (another UUID): read again by its name, so a
+        # deletion's in-use check still sees that it uses its image.
+        xml = domain_with_rbd_disks(moved, [("limiquantix-volumes", "vol-moved")], "127.0.0.1:6789",
+                                    "libvirt", str(uuid.uuid4()))
+        conn.defineXML(xml)
+        old_uuid = conn.lookupByName(moved).UUIDString()
+        seen = rbd_image_references(_ListsThenUndefines(conn, moved, redefine=xml))  # no <uuid>: a new one
+        assert conn.lookupByName(moved).UUIDString() != old_uuid
+        assert seen[("limiquantix-volumes", "", "vol-moved")] == [f"{moved} (defined, not running)"]
     finally:
+        remove_domain(conn, moved)
         conn.close()
