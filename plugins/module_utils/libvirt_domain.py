@@ -194,6 +194,8 @@ def domains_rbd_disks(conn: Any, name: str | None = None) -> list[dict[str, Any]
 
 
 def _rbd_disks_unless_gone(conn: Any, dom: Any) -> dict[str, Any] | None:
+    """:func:`domain_rbd_disks` of a listed domain, else of the one now called by its name;
+    None when there is none."""
     try:
         return domain_rbd_disks(dom)
     except NotFoundError:

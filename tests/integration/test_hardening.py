@@ -561,8 +561,7 @@ def _config_value(ceph, who: str, name: str) -> str | None:
 def test_monitor_only_modules_work_on_a_paused_cluster(ceph, paused):
     """ceph_client_key, ceph_config, ceph_crush_rule and ceph_mgr_module talk only to the
     monitors, which a paused cluster (no OSD reads or writes) does not stop: each converges
-    both ways within the task's timeout (a task that ran out of it fails), and the monitors
-    hold the result."""
+    both ways within the task's timeout, and the monitors hold the result."""
     timeout, user = 3, "client.paused-test"
     steps = [
         ("ceph_client_key", {"name": user, "pools": [paused]}, ("present", "absent"),
@@ -580,9 +579,11 @@ def test_monitor_only_modules_work_on_a_paused_cluster(ceph, paused):
             for state in (changed_to, back_to):
                 started = time.monotonic()
                 result = run_module(module, dict(args, state=state, timeout=timeout))
+                seconds = time.monotonic() - started
                 assert not result.failed and result.changed, result.data
                 assert applied() is (state == changed_to), (module, state)
-                print(f"{module} {state} on a paused cluster: {time.monotonic() - started:.1f} s")
+                assert seconds < 2 * timeout + 5, (module, state, seconds)
+                print(f"{module} {state} on a paused cluster: {seconds:.1f} s")
     finally:  # whatever a failed step left behind
         auth_rm(ceph, user)
         ceph.mon_command(json.dumps({"prefix": "config rm", "who": "client", "name": "rbd_cache_max_dirty_age"}), b"")
