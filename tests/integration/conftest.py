@@ -115,6 +115,7 @@ FILE_SECONDS = {
     "test_rbd_pool_info.py": 55, "test_health_gate.py": 40, "test_ceph_crush_rule.py": 40,
     # measured alone on an idle machine (pytest --durations=0)
     "test_migration.py": 250, "test_golden_images.py": 115, "test_rbd_image_import.py": 70,
+    "test_demo_vm.py": 26,
 }
 DEFAULT_SECONDS = 30
 
