@@ -16,8 +16,8 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import
     NotFoundError,
 )
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.libvirt_connection import libvirt_connection
-from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.libvirt_domain import (
-    check_secret,
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.libvirt_domain import check_secret
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.libvirt_domain_reads import (
     domain_state,
     domain_xml,
     find_domain,

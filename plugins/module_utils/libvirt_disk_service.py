@@ -31,10 +31,10 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.libvirt_domai
     check_secret,
     detach_disk,
     disk_element,
-    domain_state,
     set_live_iotune,
     update_config_disk,
 )
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.libvirt_domain_reads import domain_state
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.rbd_common import open_image
 
 SCOPES = ("live", "config")  # live changes first: they are the ones a guest can refuse

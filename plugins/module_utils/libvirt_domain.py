@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 import xml.etree.ElementTree as ET
-from typing import Any, Callable
+from typing import Any
 
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import (
     InUseError,
@@ -19,6 +19,13 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.libvirt_disk_
     IOTUNE_KEYS,
     find_disk_element,
     rbd_disks_in_domain_xml,
+)
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.libvirt_domain_reads import (
+    domain_definitions,
+    domain_xml,
+    find_domain,
+    on_domain,
+    scan_domains,
 )
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.libvirt_secrets import (
     lookup_secret,
@@ -41,17 +48,6 @@ def _flag(scope: str) -> int:
     return getattr(libvirt, SCOPE_FLAGS[scope])
 
 
-def _on_domain(text: str) -> Callable[[dict[str, Any]], str]:
-    """An error context naming the call's domain: ``text`` formatted with the arguments and ``domain``."""
-    return lambda arguments: text.format(domain=repr(arguments["dom"].name()), **arguments)
-
-
-@binding_call("look up domain {name!r}", not_found=None)
-def find_domain(conn: Any, name: str) -> Any:
-    """The domain called ``name``, None when there is none."""
-    return conn.lookupByName(name)
-
-
 def lookup_domain(conn: Any, name: str) -> Any:
     """The domain called ``name``; NotFoundError when there is none."""
     dom = find_domain(conn, name)
@@ -64,18 +60,6 @@ def lookup_domain(conn: Any, name: str) -> Any:
 def domain_identity(dom: Any) -> tuple[str, str]:
     """(name, UUID) of a domain: what its attachment records name."""
     return dom.name(), dom.UUIDString()
-
-
-@binding_call(_on_domain("read the state of domain {domain}"))
-def domain_state(dom: Any) -> dict[str, bool]:
-    """Whether the domain runs and whether it is persistent (has a config)."""
-    return {"running": bool(dom.isActive()), "persistent": bool(dom.isPersistent())}
-
-
-@binding_call(_on_domain("read the {scope} XML of domain {domain}"))
-def domain_xml(dom: Any, scope: str) -> str:
-    """The domain's XML: the persistent config ('config') or the running definition ('live')."""
-    return dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE if scope == "config" else 0)
 
 
 def disk_element(dom: Any, scope: str, target: str) -> ET.Element | None:
@@ -101,19 +85,19 @@ def check_secret(conn: Any, secret_uuid: str | None, secret_usage: str | None) -
         raise NotFoundError(f"the libvirt secret {what} is not a ceph secret")
 
 
-@binding_call(_on_domain("attach the disk to the {scope} definition of domain {domain}"))
+@binding_call(on_domain("attach the disk to the {scope} definition of domain {domain}"))
 def attach_disk(dom: Any, scope: str, xml: str) -> None:
     """Attach a disk in one scope."""
     dom.attachDeviceFlags(xml, _flag(scope))
 
 
-@binding_call(_on_domain("update the disk in the config of domain {domain}"))
+@binding_call(on_domain("update the disk in the config of domain {domain}"))
 def update_config_disk(dom: Any, xml: str) -> None:
     """Replace the persistent config's disk that has the same target."""
     dom.updateDeviceFlags(xml, _flag("config"))
 
 
-@binding_call(_on_domain("detach disk {target} from the {scope} definition of domain {domain}"))
+@binding_call(on_domain("detach disk {target} from the {scope} definition of domain {domain}"))
 def detach_device(dom: Any, scope: str, xml: str, target: str) -> None:
     dom.detachDeviceFlags(xml, _flag(scope))
 
@@ -141,37 +125,31 @@ def detach_disk(dom: Any, scope: str, elem: ET.Element, target: str) -> None:
         time.sleep(0.2)
 
 
-@binding_call(_on_domain("read the size of disk {target} of domain {domain}"))
+@binding_call(on_domain("read the size of disk {target} of domain {domain}"))
 def block_capacity(dom: Any, target: str) -> int:
     """The size in bytes of the disk as the running guest sees it."""
     return int(dom.blockInfo(target)[0])
 
 
-@binding_call(_on_domain("resize disk {target} of domain {domain}"))
+@binding_call(on_domain("resize disk {target} of domain {domain}"))
 def block_resize(dom: Any, target: str, size: int) -> None:
     """Tell the running guest its disk has ``size`` bytes."""
     dom.blockResize(target, size, libvirt.VIR_DOMAIN_BLOCK_RESIZE_BYTES)
 
 
-@binding_call(_on_domain("set the I/O limits of disk {target} of domain {domain}"))
+@binding_call(on_domain("set the I/O limits of disk {target} of domain {domain}"))
 def set_live_iotune(dom: Any, target: str, iotune: dict[str, int]) -> None:
     """Apply I/O limits to a running disk (missing limits are cleared)."""
     dom.setBlockIoTune(target, {key: int(iotune.get(key, 0)) for key in IOTUNE_KEYS}, _flag("live"))
 
 
-@binding_call("list the domains")
-def all_domains(conn: Any) -> list[Any]:
-    return sorted(conn.listAllDomains(0), key=lambda dom: dom.name())
-
-
 def domain_rbd_disks(dom: Any) -> dict[str, Any]:
     """A domain's state and its RBD disks, from the running definition when it runs
     (else the persistent config), each disk marked with the scopes it is in."""
-    state = domain_state(dom)
-    scopes = [scope for scope, present in (("live", state["running"]), ("config", state["persistent"])) if present]
+    state, definitions = domain_definitions(dom)
     disks: dict[str, dict[str, Any]] = {}
-    for scope in scopes:
-        for disk in rbd_disks_in_domain_xml(domain_xml(dom, scope)):
+    for scope, xml in definitions.items():
+        for disk in rbd_disks_in_domain_xml(xml):
             entry = disks.setdefault(disk["target"], dict(disk, scopes=[]))
             entry["scopes"].append(scope)
     return {"name": dom.name(), "running": state["running"], "persistent": state["persistent"],
@@ -179,31 +157,11 @@ def domain_rbd_disks(dom: Any) -> dict[str, Any]:
 
 
 def domains_rbd_disks(conn: Any, name: str | None = None) -> list[dict[str, Any]]:
-    """:func:`domain_rbd_disks` of the domain called ``name``, or of every domain of the host.
-    A domain that goes away between the listing and its reading is read again by its name
-    (undefined and defined anew, it has another UUID) and left out when it is gone for good
-    (a transient domain that stopped, one undefined meanwhile): it uses nothing any more."""
+    """:func:`domain_rbd_disks` of the domain called ``name``, or of every domain of the host
+    (:func:`scan_domains`: a domain gone mid-scan is read again by its name, or left out)."""
     if name is not None:
         return [domain_rbd_disks(lookup_domain(conn, name))]
-    found = []
-    for dom in all_domains(conn):
-        domain = _rbd_disks_unless_gone(conn, dom)
-        if domain is not None:
-            found.append(domain)
-    return found
-
-
-def _rbd_disks_unless_gone(conn: Any, dom: Any) -> dict[str, Any] | None:
-    """:func:`domain_rbd_disks` of a listed domain, else of the one now called by its name;
-    None when there is none."""
-    try:
-        return domain_rbd_disks(dom)
-    except NotFoundError:
-        again = find_domain(conn, dom.name())
-    try:
-        return domain_rbd_disks(again) if again is not None else None
-    except NotFoundError:
-        return None
+    return scan_domains(conn, domain_rbd_disks)
 
 
 def rbd_image_references(conn: Any) -> dict[tuple[str, str, str], list[str]]:

@@ -35,6 +35,10 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.errors import
     PermissionDeniedError,
     binding_call,
 )
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.libvirt_domain_reads import (
+    domain_definitions,
+    scan_domains,
+)
 
 try:
     import libvirt
@@ -245,31 +249,26 @@ def read_value(conn: Any, secret_uuid: str) -> bytes | None:
 
 
 @binding_call("list libvirt domains")
-def _all_domains(conn: Any) -> list[Any]:
-    return conn.listAllDomains(0)
+def _names_secret(ref: dict[str, str], secret: dict[str, Any]) -> bool:
+    """Whether a disk's secret reference names this secret (by UUID or usage)."""
+    return ref.get("uuid", "").lower() == secret["uuid"] or bool(
+        secret.get("usage_name") and ref.get("usage") == secret["usage_name"])
 
 
-@binding_call("read a libvirt domain", not_found=None)
-def _domain_xml_and_state(domain: Any) -> tuple[str, bool] | None:
-    """The domain's XML and whether it runs; None when it was undefined meanwhile."""
-    return domain.XMLDesc(0), bool(domain.isActive())
+def _secret_references(dom: Any) -> dict[str, Any]:
+    """A domain's name, whether it runs, and the secrets its live and persistent definitions name."""
+    state, definitions = domain_definitions(dom)
+    return {"name": dom.name(), "running": state["running"],
+            "refs": [ref for xml in definitions.values() for ref in secrets_used_by_domain(xml)]}
 
 
 def domains_using_secret(conn: Any, secret: dict[str, Any]) -> list[dict[str, Any]]:
-    """Domains whose disks authenticate with this secret (by UUID or usage)."""
-    users = []
-    for domain in _all_domains(conn):
-        read = _domain_xml_and_state(domain)
-        if read is None:
-            continue
-        xml, running = read
-        for ref in secrets_used_by_domain(xml):
-            if ref.get("uuid", "").lower() == secret["uuid"] or (
-                secret.get("usage_name") and ref.get("usage") == secret["usage_name"]
-            ):
-                users.append({"name": domain.name(), "running": running})
-                break
-    return users
+    """Domains whose disks authenticate with this secret (by UUID or usage), in their running
+    definition or their persistent config; read through :func:`scan_domains` (a domain
+    undefined and defined anew during the scan is still seen)."""
+    return [{"name": domain["name"], "running": domain["running"]}
+            for domain in scan_domains(conn, _secret_references)
+            if any(_names_secret(ref, secret) for ref in domain["refs"])]
 
 
 @binding_call(lambda arguments: f"define libvirt secret {arguments['secret']['uuid']}")

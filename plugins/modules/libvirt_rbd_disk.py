@@ -345,9 +345,9 @@ from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.libvirt_domai
     block_capacity,
     block_resize,
     disk_element,
-    find_domain,
     lookup_domain,
 )
+from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.libvirt_domain_reads import find_domain
 from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.libvirt_disk_records import (
     DiskRecords,
     clear_records_of_missing_domain,

@@ -82,6 +82,9 @@ def test_a_domain_undefined_while_the_host_is_scanned_is_read_again_or_left_out(
         domains_rbd_disks,
         rbd_image_references,
     )
+    from ansible_collections.limiquantix.ceph_rbd.plugins.module_utils.libvirt_secrets import (
+        domains_using_secret,
+    )
 
     kept, _secret = defined_domain
     moved = f"t-moved-{uuid.uuid4().hex[:6]}"
@@ -101,13 +104,21 @@ def test_a_domain_undefined_while_the_host_is_scanned_is_read_again_or_left_out(
 
         # Undefined and defined anew in between (another UUID): read again by its name, so a
         # deletion's in-use check still sees that it uses its image.
+        moved_secret = str(uuid.uuid4())
         xml = domain_with_rbd_disks(moved, [("limiquantix-volumes", "vol-moved")], "127.0.0.1:6789",
-                                    "libvirt", str(uuid.uuid4()))
+                                    "libvirt", moved_secret)
         conn.defineXML(xml)
         old_uuid = conn.lookupByName(moved).UUIDString()
         seen = rbd_image_references(_ListsThenUndefines(conn, moved, redefine=xml))  # no <uuid>: a new one
         assert conn.lookupByName(moved).UUIDString() != old_uuid
         assert seen[("limiquantix-volumes", "", "vol-moved")] == [f"{moved} (defined, not running)"]
+
+        # libvirt_secret's refusal to remove a secret in use reads the host through the same
+        # scan: the domain defined anew still uses the secret; one gone for good does not.
+        secret = {"uuid": moved_secret, "usage_name": None}
+        assert domains_using_secret(_ListsThenUndefines(conn, moved, redefine=xml), secret) == [
+            {"name": moved, "running": False}]
+        assert domains_using_secret(_ListsThenUndefines(conn, moved), secret) == []
     finally:
         remove_domain(conn, moved)
         conn.close()

@@ -24,7 +24,7 @@ LAYERS = {
     "ceph_connection": "connection", "libvirt_connection": "connection",
     "rbd_common": "binding", "image_bindings": "binding", "image_headers": "binding", "snapshots": "binding", "snapshot_changes": "plan",
     "pools": "binding", "crush": "binding", "health": "binding", "ceph_auth": "binding",
-    "libvirt_domain": "binding", "libvirt_secrets": "binding", "libvirt_migration": "binding",
+    "libvirt_domain": "binding", "libvirt_domain_reads": "binding", "libvirt_secrets": "binding", "libvirt_migration": "binding",
     "central_config": "binding", "attachments": "binding", "mgr_modules": "binding", "rbd_stats": "binding", "io_rates": "binding",
     "disk_source": "binding", "qemu_img": "binding",
     "image_catalog": "service", "image_reads": "service", "clone_identity": "service", "images": "service", "write_errors": "service",
