@@ -182,7 +182,9 @@ secret:
       returned: success
       sample: 8a1f0c3e5b7d9f2146a8c0e2b4d6f801
     used_by:
-      description: Names of the domains whose disks use this secret.
+      description:
+        - Names of the domains whose disks use this secret, in their running definition or their
+          persistent configuration (a running domain counts as running for O(force)).
       type: list
       elements: str
       returned: success
