@@ -9,12 +9,14 @@ docs/reliability.md; the bad-input results in docs/security.md.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import signal
 import struct
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -72,6 +74,48 @@ def start(cmd: list[str], cwd: str | None = None) -> subprocess.Popen:
     """Start an ansible process in a process group of its own (so it can be killed whole)."""
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=ansible_env(), start_new_session=True, cwd=cwd)
+
+
+def descendants(pid: int) -> set[int]:
+    """The processes below ``pid`` (its children, theirs, ...), read from /proc."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(parent, []).append(int(stat.parent.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` still runs (a zombie does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def kill_run(proc: subprocess.Popen) -> set[int]:
+    """SIGKILL an ansible run whole, as a machine that dies would: the controller, its workers
+    and their module processes. An Ansible worker calls setsid(), so killing the controller's
+    process group leaves the worker and its module running. Every process is stopped first
+    (none forks a new one while the tree is read), then killed; returns their pids."""
+    stopped: set[int] = set()
+    while pids := ({proc.pid} | descendants(proc.pid)) - stopped:
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGSTOP)
+        stopped |= pids
+    for pid in stopped:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    return stopped
 
 
 def finish(proc: subprocess.Popen, started: float, timeout: float = 300) -> Result:
@@ -271,11 +315,17 @@ def test_killed_run_then_rerun_converges_without_orphans(testenv, ceph, fresh_po
     proc = start(module_command("rbd_image", args))
     wait_until("a quarter of the batch", lambda: len(image_names(ceph, fresh_pool)) >= 50, seconds=120,
                interval=0.02)
-    os.killpg(proc.pid, signal.SIGKILL)
+    killed = kill_run(proc)
     proc.communicate(timeout=30)
-    killed_at = len(image_names(ceph, fresh_pool))
-    print(f"FIGURE killed run: killed after {time.monotonic() - started:.1f} s with {killed_at} of 200 images")
     assert proc.returncode == -signal.SIGKILL
+    # The module process too (killing the controller's process group alone had left the
+    # worker, which has a session of its own, creating the rest beside the re-run).
+    assert len(killed) >= 3, killed  # controller, worker, module
+    wait_until("every process of the killed run gone", lambda: not any(alive(pid) for pid in killed), seconds=30)
+    killed_at = len(image_names(ceph, fresh_pool))
+    time.sleep(2)
+    assert len(image_names(ceph, fresh_pool)) == killed_at  # nothing goes on creating
+    print(f"FIGURE killed run: killed after {time.monotonic() - started:.1f} s with {killed_at} of 200 images")
 
     rerun = run_module("rbd_image", args)
     assert not rerun.failed, rerun.msg
