@@ -248,7 +248,6 @@ def read_value(conn: Any, secret_uuid: str) -> bytes | None:
     return conn.secretLookupByUUIDString(secret_uuid).value(0)
 
 
-@binding_call("list libvirt domains")
 def _names_secret(ref: dict[str, str], secret: dict[str, Any]) -> bool:
     """Whether a disk's secret reference names this secret (by UUID or usage)."""
     return ref.get("uuid", "").lower() == secret["uuid"] or bool(

@@ -21,10 +21,12 @@ import pytest
 from .cephstate import remove_domain, small_domain_xml
 from .harness import COLLECTION_ROOT, run_playbook
 from .hypervisor_helpers import libvirt_conn
+from .test_fleet import changed_tasks
 
 TASKS = COLLECTION_ROOT / "playbooks" / "tasks" / "demo_vm.yml"
-DEFINE = "Define the demo VM (no disks yet; attach.yml adds them), or again over a stale one"
-UNDEFINE = "Remove the stale definition (shut off, its console elsewhere)"
+# (host, task name), as test_fleet.changed_tasks reports a change
+DEFINE = ("localhost", "Define the demo VM (no disks yet; attach.yml adds them), or again over a stale one")
+UNDEFINE = ("localhost", "Remove the stale definition (shut off, its console elsewhere)")
 
 
 @pytest.fixture
@@ -45,10 +47,6 @@ def define_vm(demo: dict, check: bool = False):
     """Run the task file with the demo's variables."""
     return run_playbook(demo["play"], check=check, extra_vars={
         "demo_vm_name": demo["name"], "demo_dir": str(demo["dir"]), "demo_vm_serial_log": str(demo["serial"])})
-
-
-def changed_tasks(result) -> set[str]:
-    return {t["_task"] for t in result.tasks if t.get("changed")}
 
 
 def defined_config(conn, name: str) -> ET.Element | None:
